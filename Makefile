@@ -1,0 +1,49 @@
+# rtcmesh: build, run and test.
+#
+#   make test   every test: vet, unit and integration tests under -race,
+#               Node socket.io-client and Chromium tests, short fuzz runs.
+#   make run    the all-in-one development mode on :3001.
+
+GO       ?= go
+NODE_DIR := test/node
+FUZZTIME ?= 10s
+
+# Fuzz targets run briefly by `make test` (package:Target).
+FUZZ_TARGETS := \
+	./gateway/eio:FuzzDecodePayload \
+	./gateway/eio:FuzzDecodeText \
+	./gateway/sio:FuzzDecode
+
+.PHONY: test deps node-deps chromium vet unit fuzz build run
+
+test: deps vet unit fuzz
+
+deps: node-deps chromium
+
+# npm ci only when package.json or the lock file changed.
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: Node 20 and npm are required for the tests" >&2; exit 1; }
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+
+chromium:
+	@./scripts/ensure-chromium.sh
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+build:
+	$(GO) build -o bin/rtcmesh ./cmd/rtcmesh
+
+run:
+	$(GO) run ./cmd/rtcmesh dev

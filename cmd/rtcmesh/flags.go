@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rtcmesh/rtcmesh/gateway"
+	"github.com/rtcmesh/rtcmesh/gateway/eio"
+	"github.com/rtcmesh/rtcmesh/presence"
+	"github.com/rtcmesh/rtcmesh/roomsvc"
+	"github.com/rtcmesh/rtcmesh/shared"
+)
+
+// Flag groups. Every flag also reads an environment variable.
+
+func natsURLFlag(required bool) cli.Flag {
+	return &cli.StringFlag{Name: "nats", EnvVars: []string{"RTCMESH_NATS"}, Required: required,
+		Usage: "NATS server URL(s), comma-separated (e.g. nats://127.0.0.1:4222)"}
+}
+
+// addrFlag is the HTTP listen address; PORT=3001 means ":3001".
+func addrFlag(def string) cli.Flag {
+	return &cli.StringFlag{Name: "addr", Value: def, EnvVars: []string{"PORT"},
+		Usage: "HTTP listen address (host:port, or a bare port as in PORT=3001)"}
+}
+
+func listenAddr(v string) string {
+	if v != "" && !strings.Contains(v, ":") {
+		return ":" + v
+	}
+	return v
+}
+
+func gatewayFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "allowed-origins", Value: "*", EnvVars: []string{"RTCMESH_ALLOWED_ORIGINS"},
+			Usage: "comma-separated origins allowed for polling CORS and WebSocket upgrades; * allows any"},
+		&cli.DurationFlag{Name: "ping-interval", Value: 25 * time.Second, EnvVars: []string{"RTCMESH_PING_INTERVAL"}, Usage: "Engine.IO heartbeat interval"},
+		&cli.DurationFlag{Name: "ping-timeout", Value: 20 * time.Second, EnvVars: []string{"RTCMESH_PING_TIMEOUT"}, Usage: "Engine.IO heartbeat timeout"},
+		&cli.Int64Flag{Name: "max-payload", Value: 1000000, EnvVars: []string{"RTCMESH_MAX_PAYLOAD"}, Usage: "largest Engine.IO message or POST body, in bytes"},
+		&cli.StringFlag{Name: "gateway-name", Value: "gw", EnvVars: []string{"RTCMESH_GATEWAY_NAME"},
+			Usage: "prefix of the gateway id (a random suffix is added at every start)"},
+		&cli.DurationFlag{Name: "lease-ttl", Value: 5 * time.Second, EnvVars: []string{"RTCMESH_LEASE_TTL"},
+			Usage: "gateway lease TTL: a gateway that dies without a trace loses its sockets after about this long"},
+		&cli.StringFlag{Name: "broadcast-events", Value: strings.Join(shared.DefaultRoomBroadcastEvents, ","), EnvVars: []string{"RTCMESH_BROADCAST_EVENTS"},
+			Usage: "comma-separated events relayed to the rest of a room (payload must carry roomId)"},
+		&cli.IntFlag{Name: "max-event-bytes", Value: 64 << 10, EnvVars: []string{"RTCMESH_MAX_EVENT_BYTES"}, Usage: "largest media-state or broadcast payload"},
+		&cli.IntFlag{Name: "max-rooms-per-socket", Value: 16, EnvVars: []string{"RTCMESH_MAX_ROOMS_PER_SOCKET"}, Usage: "rooms one socket may join"},
+		&cli.Float64Flag{Name: "room-event-rate", Value: 50, EnvVars: []string{"RTCMESH_ROOM_EVENT_RATE"},
+			Usage: "room events per socket per second (bursts of twice that); 0 disables"},
+		&cli.Float64Flag{Name: "relay-rate", Value: 0, EnvVars: []string{"RTCMESH_RELAY_RATE"},
+			Usage: "#rtcio:message per socket per second (bursts of twice that); 0 disables"},
+		&cli.StringFlag{Name: "turn-secret", EnvVars: []string{"RTCMESH_TURN_SECRET"}, Usage: "coturn static-auth-secret; ask-ice then returns REST credentials"},
+		&cli.StringFlag{Name: "turn-urls", EnvVars: []string{"RTCMESH_TURN_URLS"}, Usage: "comma-separated stun:/turn:/turns: URLs returned by ask-ice"},
+		&cli.DurationFlag{Name: "turn-ttl", Value: 10 * time.Minute, EnvVars: []string{"RTCMESH_TURN_TTL"}, Usage: "lifetime of TURN credentials"},
+		&cli.BoolFlag{Name: "no-demo", EnvVars: []string{"RTCMESH_NO_DEMO"}, Usage: "do not serve the demo call page at /"},
+	}
+}
+
+func roomsvcFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "room-cap", Value: 50, EnvVars: []string{"RTCMESH_ROOM_CAP"}, Usage: "most members a room may have"},
+		&cli.DurationFlag{Name: "pinned-ttl", Value: 3 * time.Second, EnvVars: []string{"RTCMESH_PINNED_TTL"},
+			Usage: "how long a partition waits for a silent replica before another takes it over"},
+		&cli.DurationFlag{Name: "sweep-interval", Value: 30 * time.Second, EnvVars: []string{"RTCMESH_SWEEP_INTERVAL"},
+			Usage: "period of the roster anti-entropy pass"},
+	}
+}
+
+func provisionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "replicas", Value: 1, EnvVars: []string{"RTCMESH_REPLICAS"}, Usage: "JetStream replicas for streams and buckets (3 on a 3-node cluster)"},
+		&cli.DurationFlag{Name: "presence-max-age", Value: 24 * time.Hour, EnvVars: []string{"RTCMESH_PRESENCE_MAX_AGE"}, Usage: "how long presence events stay replayable"},
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func gatewayConfig(c *cli.Context) (gateway.Config, error) {
+	if c.Duration("ping-interval") <= 0 || c.Duration("ping-timeout") <= 0 {
+		return gateway.Config{}, fmt.Errorf("--ping-interval and --ping-timeout must be positive")
+	}
+	if c.Int64("max-payload") < 1024 {
+		return gateway.Config{}, fmt.Errorf("--max-payload must be at least 1024 bytes")
+	}
+	return gateway.Config{
+		Addr: listenAddr(c.String("addr")),
+		Name: c.String("gateway-name"),
+		Engine: eio.Config{
+			PingInterval:   c.Duration("ping-interval"),
+			PingTimeout:    c.Duration("ping-timeout"),
+			MaxPayload:     c.Int64("max-payload"),
+			AllowedOrigins: splitList(c.String("allowed-origins")),
+		},
+		LeaseTTL:          c.Duration("lease-ttl"),
+		BroadcastEvents:   splitList(c.String("broadcast-events")),
+		MaxEventBytes:     c.Int("max-event-bytes"),
+		MaxRoomsPerSocket: c.Int("max-rooms-per-socket"),
+		RoomEventRate:     c.Float64("room-event-rate"),
+		RelayRate:         c.Float64("relay-rate"),
+		TURNSecret:        c.String("turn-secret"),
+		TURNURLs:          splitList(c.String("turn-urls")),
+		TURNTTL:           c.Duration("turn-ttl"),
+		DisableDemo:       c.Bool("no-demo"),
+	}, nil
+}
+
+func roomsvcConfig(c *cli.Context) roomsvc.Config {
+	return roomsvc.Config{
+		RoomCap:       c.Int("room-cap"),
+		PinnedTTL:     c.Duration("pinned-ttl"),
+		SweepInterval: c.Duration("sweep-interval"),
+	}
+}
+
+func provisionConfig(c *cli.Context) presence.Config {
+	return presence.Config{Replicas: c.Int("replicas"), PresenceMaxAge: c.Duration("presence-max-age")}
+}
+
+func flags(groups ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}

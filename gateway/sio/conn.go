@@ -1,0 +1,194 @@
+package sio
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/rtcmesh/rtcmesh/gateway/eio"
+	"github.com/rtcmesh/rtcmesh/internal/sched"
+)
+
+// conn is the Socket.IO state of one Engine.IO session: the namespace
+// sockets multiplexed over it and the reassembly of binary packets.
+type conn struct {
+	srv          *Server
+	eio          *eio.Session
+	connectTimer *sched.Timer
+
+	// pending and atts are touched only from OnMessage, which eio
+	// serialises: a binary packet waiting for its attachments.
+	pending *Packet
+	atts    [][]byte
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // by namespace
+	closed  bool
+}
+
+var _ eio.SessionHandler = (*conn)(nil)
+
+// OnMessage implements eio.SessionHandler. Any protocol violation closes
+// the whole connection, as the reference does.
+func (c *conn) OnMessage(p eio.Packet) {
+	if p.Binary {
+		if c.pending == nil {
+			c.eio.Abort(eio.ReasonParseError) // an attachment nobody announced
+			return
+		}
+		c.atts = append(c.atts, p.Data)
+		if len(c.atts) == c.pending.Attachments {
+			pkt, atts := *c.pending, c.atts
+			c.pending, c.atts = nil, nil
+			c.handle(pkt, atts)
+		}
+		return
+	}
+	if c.pending != nil {
+		c.eio.Abort(eio.ReasonParseError) // text while attachments were due
+		return
+	}
+	pkt, err := Decode(p.Data)
+	if err != nil {
+		c.srv.log.Debug("sio: invalid packet, closing", "sid", c.eio.ID(), "err", err)
+		c.eio.Abort(eio.ReasonParseError)
+		return
+	}
+	if pkt.Type.binary() && pkt.Attachments > 0 {
+		c.pending = &pkt
+		c.atts = make([][]byte, 0, pkt.Attachments)
+		return
+	}
+	c.handle(pkt, nil)
+}
+
+// OnClose implements eio.SessionHandler: every socket disconnects with the
+// transport's reason.
+func (c *conn) OnClose(reason string) {
+	c.connectTimer.Stop()
+	c.mu.Lock()
+	c.closed = true
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		socks = append(socks, s)
+	}
+	c.sockets = nil
+	c.mu.Unlock()
+	for _, s := range socks {
+		s.finish(reason)
+	}
+}
+
+func (c *conn) handle(pkt Packet, atts [][]byte) {
+	if pkt.Type == PacketConnect {
+		c.connect(pkt)
+		return
+	}
+	s := c.socket(pkt.Namespace)
+	if s == nil {
+		c.eio.Abort(eio.ReasonParseError) // a packet for a namespace not joined
+		return
+	}
+	switch pkt.Type {
+	case PacketDisconnect:
+		if c.remove(s) {
+			s.finish("client namespace disconnect")
+		}
+	case PacketEvent, PacketBinaryEvent:
+		s.onEvent(pkt, atts)
+	case PacketAck, PacketBinaryAck:
+		s.onAck(pkt, atts)
+	default: // CONNECT_ERROR is server-to-client only
+		c.eio.Abort(eio.ReasonParseError)
+	}
+}
+
+// connect joins a namespace: middlewares, then the CONNECT reply, then the
+// namespace's connection handler.
+func (c *conn) connect(pkt Packet) {
+	if c.socket(pkt.Namespace) != nil {
+		c.eio.Abort(eio.ReasonParseError) // CONNECT for a namespace already joined
+		return
+	}
+	ns := c.srv.namespace(pkt.Namespace)
+	if ns == nil {
+		c.sendConnectError(pkt.Namespace, []byte(`{"message":"Invalid namespace"}`))
+		return
+	}
+	auth := pkt.Data
+	if auth == nil {
+		auth = json.RawMessage("{}")
+	}
+	info := c.eio.Request()
+	hs := &Handshake{
+		Namespace:  pkt.Namespace,
+		Auth:       auth,
+		Query:      info.Query,
+		Header:     info.Header,
+		RemoteAddr: info.RemoteAddr,
+		Secure:     info.Secure,
+		Time:       info.Time,
+	}
+	ns.mu.RLock()
+	mws := ns.middlewares
+	onConnect := ns.onConnect
+	ns.mu.RUnlock()
+	for _, m := range mws {
+		if err := m(hs); err != nil {
+			c.sendConnectError(pkt.Namespace, errorPayload(err))
+			return
+		}
+	}
+	s := &Socket{conn: c, ns: ns, id: newSocketID(), hs: hs, connected: true}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.sockets[pkt.Namespace] = s
+	c.mu.Unlock()
+	c.connectTimer.Stop()
+
+	reply := appendHeader(nil, PacketConnect, 0, pkt.Namespace, 0, false)
+	reply = append(reply, `{"sid":"`...)
+	reply = append(reply, s.id...)
+	reply = append(reply, `"}`...)
+	if err := c.eio.Send(eio.Packet{Type: eio.Message, Data: reply, Gap: true}); err != nil {
+		return // the session is closing; OnClose will finish the socket
+	}
+	if onConnect != nil {
+		onConnect(s)
+	}
+}
+
+func (c *conn) sendConnectError(nsp string, body []byte) {
+	pkt := appendHeader(nil, PacketConnectError, 0, nsp, 0, false)
+	_ = c.eio.Send(eio.TextMessage(append(pkt, body...)))
+}
+
+func (c *conn) socket(nsp string) *Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sockets[nsp]
+}
+
+// remove drops s from the connection; it reports false if s was already
+// gone.
+func (c *conn) remove(s *Socket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sockets[s.ns.name] != s {
+		return false
+	}
+	delete(c.sockets, s.ns.name)
+	return true
+}
+
+// onConnectTimeout closes a connection that joined no namespace in time.
+func (c *conn) onConnectTimeout() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0 && !c.closed
+	c.mu.Unlock()
+	if idle {
+		c.eio.Abort(eio.ReasonTransportClose)
+	}
+}

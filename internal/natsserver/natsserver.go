@@ -1,0 +1,171 @@
+// Package natsserver runs an embedded nats-server with JetStream: the
+// `rtcmesh nats` command, the all-in-one `rtcmesh dev` mode and tests.
+package natsserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config configures an embedded server.
+type Config struct {
+	// Name is the server name (required for clustering; default "rtcmesh").
+	Name string
+	// Addr is the client listen address host:port; port -1 (or 0) picks a
+	// free one.
+	Addr string
+	// StoreDir holds JetStream data. Required.
+	StoreDir string
+	// ClusterAddr, Routes and ClusterName form a cluster when ClusterAddr
+	// is set. Routes lists nats-route://host:port URLs of every member.
+	ClusterAddr string
+	Routes      []string
+	ClusterName string
+	// MaxMemory and MaxStore cap JetStream (defaults 256 MiB and 8 GiB).
+	MaxMemory, MaxStore int64
+	// SyncAlways fsyncs every JetStream write (slower, survives power loss).
+	SyncAlways bool
+	// Logger receives the server's log (default slog.Default()).
+	Logger *slog.Logger
+	// Debug enables the server's debug log.
+	Debug bool
+}
+
+// Start starts the server and waits until it accepts clients. In a
+// cluster JetStream becomes usable later, once a quorum of routes is up
+// (see WaitJetStream); clients retry until then.
+func Start(ctx context.Context, cfg Config) (*server.Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, errors.New("natsserver: StoreDir is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "rtcmesh"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	host, port, err := splitHostPort(cfg.Addr, "127.0.0.1", 4222)
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: addr %q: %w", cfg.Addr, err)
+	}
+	opts := &server.Options{
+		ServerName:             cfg.Name,
+		Host:                   host,
+		Port:                   port,
+		JetStream:              true,
+		StoreDir:               cfg.StoreDir,
+		JetStreamMaxMemory:     orDefault(cfg.MaxMemory, 256<<20),
+		JetStreamMaxStore:      orDefault(cfg.MaxStore, 8<<30),
+		SyncAlways:             cfg.SyncAlways,
+		NoSigs:                 true, // rtcmesh handles signals and shuts down in order
+		DisableJetStreamBanner: true,
+		Debug:                  cfg.Debug,
+		MaxPayload:             1 << 20,
+	}
+	if cfg.ClusterAddr != "" {
+		chost, cport, err := splitHostPort(cfg.ClusterAddr, "0.0.0.0", 6222)
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: cluster addr %q: %w", cfg.ClusterAddr, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: orString(cfg.ClusterName, "rtcmesh"), Host: chost, Port: cport}
+		for _, r := range cfg.Routes {
+			r = strings.TrimSpace(r)
+			if r == "" {
+				continue
+			}
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("natsserver: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: %w", err)
+	}
+	ns.SetLoggerV2(&logger{l: cfg.Logger.With("component", "nats")}, cfg.Debug, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("natsserver: not ready for connections after 30s")
+	}
+	return ns, nil
+}
+
+// WaitJetStream waits until the server's JetStream is usable: at once on a
+// single server, after a meta leader is elected in a cluster.
+func WaitJetStream(ctx context.Context, ns *server.Server) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !ns.JetStreamEnabled() || !ns.JetStreamIsCurrent() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsserver: jetstream not ready: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// ClientAddr returns host:port of the client listener.
+func ClientAddr(ns *server.Server) string {
+	if a, ok := ns.Addr().(*net.TCPAddr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+func splitHostPort(addr, defHost string, defPort int) (string, int, error) {
+	if addr == "" {
+		return defHost, defPort, nil
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, err
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func orString(v, d string) string {
+	if v != "" {
+		return v
+	}
+	return d
+}
+
+// logger bridges nats-server's printf logger to slog.
+type logger struct{ l *slog.Logger }
+
+func (g *logger) Noticef(format string, v ...any) { g.l.Info(fmt.Sprintf(format, v...)) }
+func (g *logger) Warnf(format string, v ...any)   { g.l.Warn(fmt.Sprintf(format, v...)) }
+func (g *logger) Fatalf(format string, v ...any)  { g.l.Error(fmt.Sprintf(format, v...)) }
+func (g *logger) Errorf(format string, v ...any)  { g.l.Error(fmt.Sprintf(format, v...)) }
+func (g *logger) Debugf(format string, v ...any)  { g.l.Debug(fmt.Sprintf(format, v...)) }
+func (g *logger) Tracef(format string, v ...any)  { g.l.Debug(fmt.Sprintf(format, v...)) }

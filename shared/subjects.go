@@ -1,0 +1,144 @@
+package shared
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+)
+
+// Room command verbs: the last token of room.<room>.<verb>.
+const (
+	VerbJoin       = "join"
+	VerbCheck      = "check"
+	VerbLeave      = "leave"
+	VerbDisconnect = "disconnect"
+	VerbMedia      = "media"
+	VerbBroadcast  = "broadcast"
+)
+
+// Subjects, streams and buckets. Nothing outside this file spells them.
+const (
+	// SubjRoomCmdAll matches every room command; the ROOMCMD stream
+	// captures it.
+	SubjRoomCmdAll = "room.*.*"
+	// SubjRoomPartitioned is the stream's stored form of a command:
+	// roomp.<partition>.<room>.<verb>.
+	SubjRoomPartitioned = "roomp.{{partition(" + roomPartitionsStr + ",1)}}.{{wildcard(1)}}.{{wildcard(2)}}"
+	// SubjSockAll matches every per-socket subject.
+	SubjSockAll = "sock.*"
+	// SubjPresenceAll matches every presence event.
+	SubjPresenceAll = "presence.*.*"
+
+	// StreamRoomCommands holds room commands, partitioned by room, until
+	// the partition's owner acknowledges them.
+	StreamRoomCommands = "ROOMCMD"
+	// StreamPresence holds presence events for replay.
+	StreamPresence = "PRESENCE"
+
+	// BucketRooms maps <room>.<sid> to a Member.
+	BucketRooms = "rooms"
+	// BucketMedia maps <room>.<sid> to a MediaState.
+	BucketMedia = "media"
+	// BucketSockets maps <sid> to a SocketRecord.
+	BucketSockets = "sockets"
+	// BucketGateways maps <gateway id> to a GatewayLease with a per-key TTL.
+	BucketGateways = "gateways"
+
+	// RoomServiceGroup is the priority group of the room-service consumers.
+	RoomServiceGroup = "roomsvc"
+)
+
+// RoomPartitions is the number of room partitions. Each partition is
+// processed by exactly one room-service replica at a time. It is part of
+// the ROOMCMD stream's configuration and cannot change without migrating
+// the stream.
+const RoomPartitions = 16
+
+const roomPartitionsStr = "16"
+
+// Message headers on sock.<sid> and command messages.
+const (
+	// HeaderEvent names the event a room-service message carries.
+	HeaderEvent = "Rtcmesh-Event"
+	// HeaderRoom is the RoomKey a room-service message is about.
+	HeaderRoom = "Rtcmesh-Room"
+	// HeaderPeer is the socket a membership event is about.
+	HeaderPeer = "Rtcmesh-Peer"
+	// HeaderOrigin identifies a room-service output as
+	// <partition>.<stream seq>.<index>; gateways drop repeats, which a
+	// takeover can produce when it reprocesses the last command.
+	HeaderOrigin = "Rtcmesh-Origin"
+	// HeaderFrom is the sender of a relayed #rtcio:message.
+	HeaderFrom = "Rtcmesh-From"
+)
+
+// RoomCmd is the subject of a command for a room.
+func RoomCmd(room RoomKey, verb string) string { return "room." + string(room) + "." + verb }
+
+// RoomPartitionFilter is the stored-subject filter of one partition.
+func RoomPartitionFilter(p int) string { return "roomp." + strconv.Itoa(p) + ".>" }
+
+// RoomPartitionConsumer is the durable consumer name of one partition.
+func RoomPartitionConsumer(p int) string { return "roomsvc-p" + strconv.Itoa(p) }
+
+// RoomPartition returns the partition the stream assigns to room: FNV-1a
+// (32 bit) of the room token, modulo RoomPartitions, as the server's
+// partition() transform computes it.
+func RoomPartition(room RoomKey) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(room))
+	return int(h.Sum32() % RoomPartitions)
+}
+
+// Sock is the subject of everything addressed to one socket.
+func Sock(sid string) string { return "sock." + sid }
+
+// Presence is the subject of a presence event.
+func Presence(room RoomKey, typ string) string { return "presence." + string(room) + "." + typ }
+
+// PresenceRoomFilter matches the presence events of one room.
+func PresenceRoomFilter(room RoomKey) string { return "presence." + string(room) + ".*" }
+
+// MemberKey is the rooms/media bucket key of a socket in a room.
+func MemberKey(room RoomKey, sid string) string { return string(room) + "." + sid }
+
+// RoomKeyFilter matches every member key of a room.
+func RoomKeyFilter(room RoomKey) string { return string(room) + ".*" }
+
+// SplitMemberKey splits <room>.<sid>.
+func SplitMemberKey(key string) (RoomKey, string, error) {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == '.' {
+			room, _, err := ParseRoomKey(key[:i])
+			if err != nil {
+				return "", "", err
+			}
+			sid := key[i+1:]
+			if !ValidSocketID(sid) {
+				return "", "", fmt.Errorf("shared: bad socket id in key %q", key)
+			}
+			return room, sid, nil
+		}
+	}
+	return "", "", fmt.Errorf("shared: member key %q has no room", key)
+}
+
+// MaxSocketIDBytes bounds socket ids accepted from clients.
+const MaxSocketIDBytes = 64
+
+// ValidSocketID reports whether s can be a socket id: non-empty URL-safe
+// base64 of bounded length, hence a single subject token and KV key.
+func ValidSocketID(s string) bool {
+	if s == "" || len(s) > MaxSocketIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !keepByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidGatewayID reports whether s can be a gateway id (same alphabet).
+func ValidGatewayID(s string) bool { return ValidSocketID(s) }

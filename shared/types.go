@@ -1,0 +1,124 @@
+package shared
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Command is a request from a gateway to the room service, published on
+// room.<room>.<verb>. Which fields matter depends on the verb.
+type Command struct {
+	// Room is the original room id.
+	Room string `json:"room"`
+	// SID is the socket the command is from (or about, for disconnect).
+	SID string `json:"sid"`
+	// Gateway is the gateway holding the socket.
+	Gateway string `json:"gw,omitempty"`
+	// UserID is the socket's authenticated user, when there is one.
+	UserID string `json:"uid,omitempty"`
+	// Name is the display name sent with join-room; nil when absent.
+	Name *string `json:"name,omitempty"`
+	// Password is the password sent with join-room or check-room.
+	Password string `json:"pw,omitempty"`
+	// Event is the event name of a broadcast.
+	Event string `json:"ev,omitempty"`
+	// Data is the client's payload for media-state and broadcasts,
+	// relayed as it was sent (media-state gets its id stamped).
+	Data json.RawMessage `json:"data,omitempty"`
+	// Mic and Cam are the media-state flags when both were booleans.
+	Mic *bool `json:"mic,omitempty"`
+	Cam *bool `json:"cam,omitempty"`
+	// Reason says why a socket disconnected (ReasonDisconnect, ...).
+	Reason string `json:"reason,omitempty"`
+}
+
+// Member is a socket in a room: the value of rooms.<room>.<sid>.
+type Member struct {
+	SID      string    `json:"sid"`
+	Room     string    `json:"room"`
+	Name     *string   `json:"name,omitempty"`
+	UserID   string    `json:"userId,omitempty"`
+	Gateway  string    `json:"gateway"`
+	JoinedAt time.Time `json:"joinedAt"`
+	// Seq is the ROOMCMD stream sequence of the join that added the
+	// member; a redelivered join recognises itself by it.
+	Seq uint64 `json:"seq"`
+	// Password is the room's password (salted hash), copied onto every
+	// member so that it lives exactly as long as the room has members.
+	Password *PasswordHash `json:"password,omitempty"`
+}
+
+// MediaState is a member's last media state: the value of media.<room>.<sid>.
+type MediaState struct {
+	SID     string    `json:"sid"`
+	Room    string    `json:"room"`
+	Mic     bool      `json:"mic"`
+	Cam     bool      `json:"cam"`
+	Updated time.Time `json:"updated"`
+}
+
+// SocketRecord is the value of sockets.<sid>, written by the gateway that
+// holds the socket before it asks to join a room. The room service reaps
+// the listed rooms when the gateway's lease expires.
+type SocketRecord struct {
+	SID       string    `json:"sid"`
+	Gateway   string    `json:"gateway"`
+	UserID    string    `json:"userId,omitempty"`
+	Rooms     []string  `json:"rooms"`
+	Connected time.Time `json:"connected"`
+}
+
+// GatewayLease is the value of gateways.<id>; the key expires unless the
+// gateway refreshes it.
+type GatewayLease struct {
+	ID      string    `json:"id"`
+	Addr    string    `json:"addr,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// Presence event types.
+const (
+	PresenceJoin  = "join"
+	PresenceLeave = "leave"
+	PresenceMedia = "media-state"
+)
+
+// Reasons a member left a room.
+const (
+	ReasonLeave       = "leave"        // leave-room
+	ReasonDisconnect  = "disconnect"   // the socket disconnected
+	ReasonGatewayLost = "gateway-lost" // the gateway's lease expired
+	ReasonStale       = "stale"        // found by anti-entropy: no live socket behind the member
+)
+
+// PresenceEvent is published on presence.<room>.<type> for every roster
+// or media change.
+type PresenceEvent struct {
+	Type    string  `json:"type"`
+	Room    string  `json:"room"`
+	ID      string  `json:"id"`
+	Name    *string `json:"name,omitempty"`
+	UserID  string  `json:"userId,omitempty"`
+	Mic     *bool   `json:"mic,omitempty"`
+	Cam     *bool   `json:"cam,omitempty"`
+	Reason  string  `json:"reason,omitempty"`
+	Gateway string  `json:"gateway"`
+	// Seq is the ROOMCMD stream sequence of the command that caused the
+	// event: increasing within a room, the same if the command is
+	// reprocessed.
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+}
+
+// PresenceMsg is a presence event to publish with its deduplication id
+// (Nats-Msg-Id): a reprocessed command republishes the same ids, and
+// JetStream keeps only the first.
+type PresenceMsg struct {
+	Event PresenceEvent
+	ID    string
+}
+
+// ErrLeaseLost means a gateway's lease expired or was rewritten: its
+// sockets are being reaped and it must drop them.
+var ErrLeaseLost = errors.New("shared: gateway lease lost")

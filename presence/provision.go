@@ -98,15 +98,13 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		{Bucket: shared.BucketRooms, Description: "room members: <room>.<sid> -> member"},
 		{Bucket: shared.BucketMedia, Description: "media state: <room>.<sid> -> {mic, cam}"},
 		{Bucket: shared.BucketSockets, Description: "sockets in rooms: <sid> -> {gateway, rooms}"},
-		{
-			Bucket:      shared.BucketGateways,
-			Description: "gateway leases: <id> with a per-key TTL refreshed by the gateway",
-			// Per-key TTLs need limit markers; watchers see an expired
-			// lease as a purge.
-			LimitMarkerTTL: time.Minute,
-		},
+		{Bucket: shared.BucketGateways, Description: "gateway leases: <id> with a per-key TTL refreshed by the gateway"},
 	}
 	for _, kc := range buckets {
+		// Per-message TTLs (leases, and markers of removed keys that must
+		// not pile up) need limit markers; watchers see an expired key as
+		// a purge.
+		kc.LimitMarkerTTL = time.Minute
 		kc.History = 1
 		kc.Storage = storage
 		kc.Replicas = cfg.Replicas

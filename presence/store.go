@@ -17,6 +17,11 @@ import (
 // ErrLeaseLost means a gateway's lease expired or was rewritten.
 var ErrLeaseLost = shared.ErrLeaseLost
 
+// markerTTL is how long the marker of a removed key lives. Socket ids are
+// never reused, so without a TTL every socket that ever joined a room
+// would leave a marker in the buckets for good.
+const markerTTL = time.Minute
+
 // Store reads and writes rtcmesh's JetStream state.
 type Store struct {
 	js       jetstream.JetStream
@@ -90,10 +95,10 @@ func (s *Store) PutMember(ctx context.Context, room shared.RoomKey, m shared.Mem
 // DeleteMember removes a member record and its media state.
 func (s *Store) DeleteMember(ctx context.Context, room shared.RoomKey, sid string) error {
 	key := shared.MemberKey(room, sid)
-	if err := s.rooms.Delete(ctx, key); err != nil {
+	if err := s.rooms.Purge(ctx, key, jetstream.PurgeTTL(markerTTL)); err != nil {
 		return fmt.Errorf("delete member %s: %w", key, err)
 	}
-	if err := s.media.Delete(ctx, key); err != nil {
+	if err := s.media.Purge(ctx, key, jetstream.PurgeTTL(markerTTL)); err != nil {
 		return fmt.Errorf("delete media %s: %w", key, err)
 	}
 	return nil
@@ -146,6 +151,15 @@ func (s *Store) AllMembers(ctx context.Context) ([]shared.Member, error) {
 	return values(m), nil
 }
 
+// AllMedia reads every media state.
+func (s *Store) AllMedia(ctx context.Context) ([]shared.MediaState, error) {
+	m, err := readAll[shared.MediaState](ctx, s.media, ">")
+	if err != nil {
+		return nil, fmt.Errorf("read media: %w", err)
+	}
+	return values(m), nil
+}
+
 // AllSockets reads every socket record.
 func (s *Store) AllSockets(ctx context.Context) ([]shared.SocketRecord, error) {
 	m, err := readAll[shared.SocketRecord](ctx, s.sockets, ">")
@@ -163,11 +177,11 @@ func (s *Store) PutSocket(ctx context.Context, rec shared.SocketRecord) error {
 // DeleteSocket removes a socket record. With rev > 0 it removes it only if
 // it was not rewritten since.
 func (s *Store) DeleteSocket(ctx context.Context, sid string, rev uint64) error {
-	var opts []jetstream.KVDeleteOpt
+	opts := []jetstream.KVDeleteOpt{jetstream.PurgeTTL(markerTTL)}
 	if rev > 0 {
 		opts = append(opts, jetstream.LastRevision(rev))
 	}
-	if err := s.sockets.Delete(ctx, sid, opts...); err != nil {
+	if err := s.sockets.Purge(ctx, sid, opts...); err != nil {
 		return fmt.Errorf("delete socket %s: %w", sid, err)
 	}
 	return nil
@@ -211,7 +225,7 @@ func (s *Store) RefreshLease(ctx context.Context, lease shared.GatewayLease, rev
 
 // ReleaseLease deletes a lease (a clean gateway shutdown).
 func (s *Store) ReleaseLease(ctx context.Context, id string) error {
-	if err := s.gateways.Delete(ctx, id); err != nil {
+	if err := s.gateways.Purge(ctx, id, jetstream.PurgeTTL(markerTTL)); err != nil {
 		return fmt.Errorf("release lease %s: %w", id, err)
 	}
 	return nil

@@ -21,9 +21,10 @@ type Store interface {
 	// PublishPresence stores presence events, returning once all are stored.
 	PublishPresence(ctx context.Context, msgs []shared.PresenceMsg) error
 
-	// AllMembers, AllSockets and LiveGateways read whole buckets for the
-	// reaper and the anti-entropy pass.
+	// AllMembers, AllMedia, AllSockets and LiveGateways read whole
+	// buckets for takeovers, the reaper and the anti-entropy pass.
 	AllMembers(ctx context.Context) ([]shared.Member, error)
+	AllMedia(ctx context.Context) ([]shared.MediaState, error)
 	AllSockets(ctx context.Context) ([]shared.SocketRecord, error)
 	LiveGateways(ctx context.Context) (map[string]bool, error)
 	// DeleteSocket removes a socket record (rev 0: unconditionally).

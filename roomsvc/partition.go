@@ -26,8 +26,15 @@ type partition struct {
 	id  int
 
 	// Touched only by the partition's goroutine.
-	pin   string
-	rooms map[shared.RoomKey]*room
+	pin      string
+	pinnedAt time.Time
+	// loaded means rooms holds every non-empty room of the partition, so
+	// a room that is not in it is empty and needs no KV read.
+	loaded bool
+	rooms  map[shared.RoomKey]*room
+	// stale rooms must be read from KV again (a command on them failed
+	// part-way).
+	stale map[shared.RoomKey]bool
 }
 
 // run consumes the partition until ctx is done. Every replica runs every
@@ -83,13 +90,15 @@ func (p *partition) handle(ctx context.Context, msg jetstream.Msg) {
 	seq := md.Sequence.Stream
 	if pin := msg.Headers().Get(pinHeader); pin != p.pin {
 		// A new ownership term: another replica may have changed these
-		// rooms since this one last saw them. Start from KV.
-		if p.pin != "" || len(p.rooms) > 0 {
+		// rooms since this one last saw them. Start again from KV, with a
+		// snapshot taken after this moment (it then holds every write the
+		// previous owner made for an acknowledged command).
+		if p.pin != "" {
 			svc.metrics.takeovers.Add(1)
-			svc.log.Info("roomsvc: partition pinned here", shared.KeyPartition, p.id, shared.KeySeq, seq)
 		}
-		p.pin = pin
-		p.rooms = make(map[shared.RoomKey]*room)
+		svc.log.Info("roomsvc: partition pinned here", shared.KeyPartition, p.id, shared.KeySeq, seq)
+		p.pin, p.pinnedAt = pin, time.Now()
+		p.loaded = false
 	}
 	key, verb, cmd, err := parseCommand(msg)
 	if err != nil {
@@ -102,20 +111,20 @@ func (p *partition) handle(ctx context.Context, msg jetstream.Msg) {
 	defer cancel()
 	r, err := p.room(cctx, key)
 	if err != nil {
-		svc.log.Warn("roomsvc: cannot load room, will retry", shared.KeyRoom, key, shared.KeyErr, err)
+		svc.log.Warn("roomsvc: cannot load room state, will retry", shared.KeyRoom, key, shared.KeyErr, err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	e := r.apply(verb, cmd, seq, time.Now().UTC(), svc.limits)
 	if err := p.commit(cctx, r, seq, &e); err != nil {
-		delete(p.rooms, key)
+		p.stale[key] = true
 		svc.metrics.failed.Add(1)
 		svc.log.Warn("roomsvc: command failed, will retry", shared.KeyRoom, key, "verb", verb, shared.KeySeq, seq, shared.KeyErr, err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	if len(r.members) == 0 {
-		delete(p.rooms, key) // an empty room has no state worth caching
+		delete(p.rooms, key) // an empty room has no state worth keeping
 	}
 	svc.metrics.processed.Add(1)
 	if err := msg.Ack(); err != nil {
@@ -123,18 +132,63 @@ func (p *partition) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// room returns the cached state of a room, loading it from KV.
+// room returns the state of a room. After a takeover the whole partition
+// is loaded from one snapshot of the buckets; afterwards a room missing
+// from memory is empty, and only rooms marked stale are read again.
 func (p *partition) room(ctx context.Context, key shared.RoomKey) (*room, error) {
+	if !p.loaded {
+		if err := p.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if p.stale[key] {
+		members, media, err := p.svc.cfg.Store.LoadRoom(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		delete(p.stale, key)
+		delete(p.rooms, key)
+		if len(members) > 0 {
+			p.rooms[key] = newRoom(key, members, media)
+		}
+	}
 	if r, ok := p.rooms[key]; ok {
 		return r, nil
 	}
-	members, media, err := p.svc.cfg.Store.LoadRoom(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	r := newRoom(key, members, media)
+	r := newRoom(key, nil, nil)
 	p.rooms[key] = r
 	return r, nil
+}
+
+// load rebuilds the partition's rooms from a snapshot taken after the
+// partition was pinned here.
+func (p *partition) load(ctx context.Context) error {
+	snap, err := p.svc.snapshotAfter(ctx, p.pinnedAt)
+	if err != nil {
+		return err
+	}
+	members := map[shared.RoomKey][]shared.Member{}
+	for _, m := range snap.members {
+		key, err := shared.EscapeRoom(m.Room)
+		if err != nil || shared.RoomPartition(key) != p.id {
+			continue
+		}
+		members[key] = append(members[key], m)
+	}
+	media := map[shared.RoomKey][]shared.MediaState{}
+	for _, ms := range snap.media {
+		if key, err := shared.EscapeRoom(ms.Room); err == nil && len(members[key]) > 0 {
+			media[key] = append(media[key], ms)
+		}
+	}
+	p.rooms = make(map[shared.RoomKey]*room, len(members))
+	for key, ms := range members {
+		p.rooms[key] = newRoom(key, ms, media[key])
+	}
+	p.stale = make(map[shared.RoomKey]bool)
+	p.loaded = true
+	p.svc.log.Debug("roomsvc: partition loaded", shared.KeyPartition, p.id, "rooms", len(p.rooms))
+	return nil
 }
 
 // commit carries out a command's effects in the order that makes

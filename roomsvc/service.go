@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,54 @@ type Service struct {
 	js      jetstream.JetStream
 	limits  limits
 	metrics metrics
+
+	snapMu sync.Mutex
+	snap   *snapshot // the latest whole-bucket read, shared by partitions
+}
+
+// snapshot is one read of every member and media state.
+type snapshot struct {
+	started time.Time
+	done    chan struct{}
+	members []shared.Member
+	media   []shared.MediaState
+	err     error
+}
+
+// snapshotAfter returns a snapshot whose reads started after t. Partitions
+// pinned together (a replica starting, or taking over from a dead one)
+// share one read instead of scanning the buckets once each.
+func (s *Service) snapshotAfter(ctx context.Context, t time.Time) (*snapshot, error) {
+	s.snapMu.Lock()
+	sn := s.snap
+	if sn == nil || sn.started.Before(t) {
+		sn = &snapshot{started: time.Now(), done: make(chan struct{})}
+		s.snap = sn
+		s.snapMu.Unlock()
+		sn.members, sn.err = s.cfg.Store.AllMembers(ctx)
+		if sn.err == nil {
+			sn.media, sn.err = s.cfg.Store.AllMedia(ctx)
+		}
+		close(sn.done)
+		if sn.err != nil {
+			s.snapMu.Lock()
+			if s.snap == sn {
+				s.snap = nil
+			}
+			s.snapMu.Unlock()
+		}
+		return sn, sn.err
+	}
+	s.snapMu.Unlock()
+	select {
+	case <-sn.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if sn.err != nil {
+		return nil, sn.err
+	}
+	return sn, nil
 }
 
 // metrics counts what the service did; Metrics exposes them.
@@ -135,7 +184,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("room service running", "partitions", shared.RoomPartitions, "room_cap", s.cfg.RoomCap)
 	g, gctx := rungroup.WithContext(ctx)
 	for p, c := range consumers {
-		part := &partition{svc: s, id: p, rooms: make(map[shared.RoomKey]*room)}
+		part := &partition{svc: s, id: p}
 		g.Go(func() error { return part.run(gctx, c) })
 	}
 	g.Go(func() error { return s.watchLeases(gctx) })

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -31,7 +33,7 @@ func presenceCommand() *cli.Command {
 				&cli.BoolFlag{Name: "from-start", EnvVars: []string{"RTCMESH_FROM_START"}, Usage: "replay retained events before following new ones"},
 			},
 			Action: func(c *cli.Context) error {
-				nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-presence-watch", Logger: slog.Default()})
+				nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-presence-watch", Logger: slog.Default(), ConnectTimeout: 5 * time.Second})
 				if err != nil {
 					return err
 				}
@@ -51,9 +53,12 @@ func presenceCommand() *cli.Command {
 }
 
 func roomsCommand() *cli.Command {
-	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}
-	bind := func(c *cli.Context) (*presence.Store, func(), error) {
-		nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-rooms", Logger: slog.Default()})
+	jsonFlag := &cli.BoolFlag{Name: "json", EnvVars: []string{"RTCMESH_JSON"}, Usage: "print JSON instead of a table"}
+	bind := func(c *cli.Context, url string) (*presence.Store, func(), error) {
+		if url == "" {
+			return nil, nil, errors.New("--nats is required")
+		}
+		nc, err := natsclient.Connect(natsclient.Options{URL: url, Name: "rtcmesh-rooms", Logger: slog.Default(), ConnectTimeout: 5 * time.Second})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -73,7 +78,7 @@ func roomsCommand() *cli.Command {
 				Usage: "list rooms with members",
 				Flags: []cli.Flag{natsURLFlag(true), jsonFlag},
 				Action: func(c *cli.Context) error {
-					st, done, err := bind(c)
+					st, done, err := bind(c, c.String("nats"))
 					if err != nil {
 						return err
 					}
@@ -97,21 +102,24 @@ func roomsCommand() *cli.Command {
 				Name:      "show",
 				Usage:     "show a room's members and media state",
 				ArgsUsage: "ROOM",
-				Flags:     []cli.Flag{natsURLFlag(true), jsonFlag},
+				Flags:     []cli.Flag{natsURLFlag(false), jsonFlag},
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return errors.New("usage: rtcmesh rooms show ROOM --nats URL")
+					// `rooms show ROOM --nats URL` puts flags after the room,
+					// where urfave/cli stops parsing them; take them from there.
+					room, url, asJSON, err := showArgs(c.Args().Slice(), c.String("nats"), c.Bool("json"))
+					if err != nil {
+						return err
 					}
-					st, done, err := bind(c)
+					st, done, err := bind(c, url)
 					if err != nil {
 						return err
 					}
 					defer done()
-					d, err := st.ShowRoom(c.Context, c.Args().First())
+					d, err := st.ShowRoom(c.Context, room)
 					if err != nil {
 						return err
 					}
-					if c.Bool("json") {
+					if asJSON {
 						return json.NewEncoder(os.Stdout).Encode(d)
 					}
 					fmt.Printf("room %q: %d members, password: %v\n", d.Room, len(d.Members), d.PasswordProtected)
@@ -125,6 +133,35 @@ func roomsCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// showArgs parses ROOM and any --nats/--json given after it.
+func showArgs(args []string, url string, asJSON bool) (string, string, bool, error) {
+	const usage = "usage: rtcmesh rooms show ROOM --nats URL [--json]"
+	var room string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--nats" || a == "-nats":
+			if i+1 >= len(args) {
+				return "", "", false, errors.New(usage)
+			}
+			url = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--nats="):
+			url = strings.TrimPrefix(a, "--nats=")
+		case a == "--json":
+			asJSON = true
+		case room == "" && !strings.HasPrefix(a, "--"):
+			room = a
+		default:
+			return "", "", false, errors.New(usage)
+		}
+	}
+	if room == "" {
+		return "", "", false, errors.New(usage)
+	}
+	return room, url, asJSON, nil
 }
 
 func deref(s *string) string {

@@ -85,6 +85,17 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	for {
 		if s.state == stateClosing {
 			pkts := s.takeLocked() // ends with the close packet
+			if len(pkts) > 1 {
+				// Deliver the data first and the close packet in the next
+				// response, as the reference does: clients process a
+				// payload's close packet at once but its messages a tick
+				// later, so a DISCONNECT sharing a payload with the close
+				// would be read as a transport failure and reconnected.
+				s.queue = pkts[len(pkts)-1:]
+				s.mu.Unlock()
+				writePayload(w, pkts[:len(pkts)-1])
+				return
+			}
 			s.mu.Unlock()
 			writePayload(w, pkts)
 			s.terminate(ReasonForcedClose, false)

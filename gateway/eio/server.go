@@ -181,6 +181,10 @@ func New(cfg Config) (*Server, error) {
 		// cross-origin upgrade, which the reference does not).
 		CheckOrigin:     func(*http.Request) bool { return true },
 		WriteBufferPool: writeBufferPool,
+		// A small read buffer per connection: idle connections hold it for
+		// their lifetime, and frames larger than it are read straight into
+		// the message.
+		ReadBufferSize: 1024,
 	}
 	return s, nil
 }

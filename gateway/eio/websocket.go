@@ -26,7 +26,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, info *Re
 	sess.mu.Lock()
 	sess.kickLocked() // writes the open packet
 	sess.mu.Unlock()
-	sess.readLoop(conn)
+	// Read on a fresh goroutine and let the HTTP handler's return: the
+	// handler's stack grew while upgrading, a new goroutine idles in a
+	// read on the minimum stack.
+	s.spawn(func() { sess.readLoop(conn) })
 }
 
 // serveProbe handles the WebSocket a polling session opens to upgrade. A
@@ -69,7 +72,7 @@ func (s *Server) serveProbe(w http.ResponseWriter, r *http.Request, sess *Sessio
 		sess.endProbe(conn)
 		return
 	}
-	sess.readLoop(conn)
+	s.spawn(func() { sess.readLoop(conn) })
 }
 
 // endProbe abandons a failed upgrade; the session carries on polling.

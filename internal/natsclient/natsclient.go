@@ -21,10 +21,13 @@ type Options struct {
 	// Name identifies the connection in server monitoring.
 	Name   string
 	Logger *slog.Logger
+	// ConnectTimeout bounds the first connection (default 30s).
+	ConnectTimeout time.Duration
 }
 
-// Connect opens a connection. The first attempt retries for up to 30 s so
-// that services can start before the NATS cluster is fully up.
+// Connect opens a connection. The first attempt retries for up to
+// ConnectTimeout so that services can start before the NATS cluster is
+// fully up.
 func Connect(o Options) (*nats.Conn, error) {
 	log := o.Logger
 	if log == nil {
@@ -63,11 +66,15 @@ func Connect(o Options) (*nats.Conn, error) {
 		return nil, fmt.Errorf("nats connect %s: %w", url, err)
 	}
 	if o.Server == nil {
-		deadline := time.Now().Add(30 * time.Second)
+		timeout := o.ConnectTimeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		deadline := time.Now().Add(timeout)
 		for !nc.IsConnected() {
 			if time.Now().After(deadline) {
 				nc.Close()
-				return nil, fmt.Errorf("nats connect %s: not connected after 30s", url)
+				return nil, fmt.Errorf("nats connect %s: not connected after %v", url, timeout)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

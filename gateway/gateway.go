@@ -68,6 +68,10 @@ type Config struct {
 	// RelayRate limits #rtcio:message per socket per second; 0 (default)
 	// disables.
 	RelayRate float64
+	// CommandRetry bounds how long a room command (or socket record) is
+	// retried while JetStream is unavailable, e.g. electing a leader after
+	// a node died (default 8s). The socket's later events wait meanwhile.
+	CommandRetry time.Duration
 	// TURNSecret, TURNURLs and TURNTTL answer ask-ice (coturn REST scheme).
 	TURNSecret string
 	TURNURLs   []string
@@ -94,7 +98,6 @@ type Gateway struct {
 
 	clients clientTable
 	shards  []*shard
-	retry   chan *nats.Msg // disconnect commands to publish again
 
 	broadcast map[string]bool
 }
@@ -103,6 +106,7 @@ type gatewayMetrics struct {
 	events        *metrics.CounterVec
 	relay         *metrics.CounterVec
 	commands      *metrics.CounterVec
+	retries       *metrics.Counter
 	delivered     *metrics.Counter
 	duplicates    *metrics.Counter
 	undeliverable *metrics.Counter
@@ -145,6 +149,9 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.RoomEventRate < 0 || cfg.RelayRate < 0 {
 		return nil, errors.New("gateway: config: rates must not be negative")
 	}
+	if cfg.CommandRetry <= 0 {
+		cfg.CommandRetry = 8 * time.Second
+	}
 	if cfg.TURNTTL <= 0 {
 		cfg.TURNTTL = 10 * time.Minute
 	}
@@ -157,17 +164,10 @@ func New(cfg Config) (*Gateway, error) {
 		nc:        cfg.Conn,
 		mux:       http.NewServeMux(),
 		reg:       &metrics.Registry{},
-		retry:     make(chan *nats.Msg, 4096),
 		broadcast: map[string]bool{},
 	}
 	var err error
-	g.js, err = jetstream.New(cfg.Conn,
-		jetstream.WithPublishAsyncMaxPending(4096),
-		jetstream.WithPublishAsyncTimeout(5*time.Second),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, msg *nats.Msg, err error) {
-			g.commandFailed(msg, err)
-		}),
-	)
+	g.js, err = jetstream.New(cfg.Conn)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: jetstream: %w", err)
 	}
@@ -278,18 +278,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		go func() { defer shardsDone.Done(); s.run(shardCtx) }()
 	}
 	grp.Go(func() error { return g.keepLease(gctx, lease, rev) })
-	grp.Go(func() error { return g.retryLoop(gctx) })
 	err = grp.Wait()
 
-	// The sockets are closed (sio.Run returned), so their disconnect
-	// commands are queued; wait for them before giving up the lease.
+	// The sockets are closed (sio.Run returned after their disconnect
+	// handlers stored their departures); now the lease can go.
 	stopShards()
 	shardsDone.Wait()
-	select {
-	case <-g.js.PublishAsyncComplete():
-	case <-time.After(5 * time.Second):
-		g.log.Warn("gateway: some disconnect commands were not confirmed before shutdown; the lease expiry covers them")
-	}
 	rctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if rerr := g.cfg.Registry.ReleaseLease(rctx, g.ID()); rerr != nil {
@@ -434,7 +428,8 @@ func (g *Gateway) initMetrics() {
 	r := g.reg
 	g.m.events = r.CounterVec("rtcmesh_gateway_events_total", "Client events received, by event.", "event")
 	g.m.relay = r.CounterVec("rtcmesh_gateway_relay_total", "#rtcio:message relays, by result.", "result")
-	g.m.commands = r.CounterVec("rtcmesh_gateway_commands_total", "Room commands, by result.", "result")
+	g.m.commands = r.CounterVec("rtcmesh_gateway_commands_total", "Room commands, by result (stored, failed).", "result")
+	g.m.retries = r.Counter("rtcmesh_gateway_jetstream_retries_total", "JetStream writes retried while the stream or bucket was unavailable.")
 	g.m.delivered = r.Counter("rtcmesh_gateway_delivered_total", "NATS messages written to sockets.")
 	g.m.duplicates = r.Counter("rtcmesh_gateway_duplicates_total", "Room-service outputs dropped as repeats after a takeover.")
 	g.m.undeliverable = r.Counter("rtcmesh_gateway_undeliverable_total", "NATS messages for sockets that are gone or too slow.")
@@ -447,8 +442,5 @@ func (g *Gateway) initMetrics() {
 			return 1
 		}
 		return 0
-	})
-	r.GaugeFunc("rtcmesh_gateway_command_publishes_pending", "Room commands awaiting a JetStream ack.", func() float64 {
-		return float64(g.js.PublishAsyncPending())
 	})
 }

@@ -107,9 +107,10 @@ func (g *Gateway) onDisconnect(s *sio.Socket, reason string) {
 		}
 	}
 	if hadRecord {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := g.cfg.Registry.DeleteSocket(ctx, c.sid, 0); err != nil {
+		err := g.retry(context.Background(), func(ctx context.Context) error {
+			return g.cfg.Registry.DeleteSocket(ctx, c.sid, 0)
+		})
+		if err != nil {
 			g.log.Warn("gateway: delete socket record", shared.KeySID, c.sid, shared.KeyErr, err)
 		}
 	}
@@ -214,11 +215,8 @@ func (g *Gateway) onJoinRoom(c *client, e *sio.Event) {
 	if record != nil {
 		// The record is written before the join is queued: if this gateway
 		// dies in between, the reaper still finds the socket.
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err := g.cfg.Registry.PutSocket(ctx, shared.SocketRecord{
-			SID: c.sid, Gateway: g.ID(), UserID: c.userID, Rooms: record, Connected: time.Now().UTC(),
-		})
-		cancel()
+		rec := shared.SocketRecord{SID: c.sid, Gateway: g.ID(), UserID: c.userID, Rooms: record, Connected: time.Now().UTC()}
+		err := g.retry(context.Background(), func(ctx context.Context) error { return g.cfg.Registry.PutSocket(ctx, rec) })
 		if err != nil {
 			c.dropRecordRoom(key, id)
 			g.log.Warn("gateway: cannot record socket", shared.KeySID, c.sid, shared.KeyErr, err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtcmesh/rtcmesh/internal/natstest"
 	"github.com/rtcmesh/rtcmesh/presence"
@@ -129,7 +128,7 @@ func TestLease(t *testing.T) {
 	if e := <-events; e.Gateway != "gw1" || !e.Live {
 		t.Fatalf("event %+v", e)
 	}
-	if _, err := st.AcquireLease(ctx, lease, 2*time.Second); !errors.Is(err, jetstream.ErrKeyExists) {
+	if _, err := st.AcquireLease(ctx, lease, 2*time.Second); !errors.Is(err, shared.ErrLeaseTaken) {
 		t.Fatalf("second acquire: %v", err)
 	}
 	// Keep refreshing for longer than the TTL: the lease must stay.
@@ -166,5 +165,31 @@ func TestLease(t *testing.T) {
 	}
 	if _, err := st.RefreshLease(ctx, lease, rev, 2*time.Second); !errors.Is(err, presence.ErrLeaseLost) {
 		t.Fatalf("refresh after expiry: %v", err)
+	}
+}
+
+// MarkReaped claims a gateway with a compare-and-set: it fails against a
+// live lease, succeeds on an absent key, and is idempotent.
+func TestMarkReaped(t *testing.T) {
+	st, _ := open(t)
+	ctx := context.Background()
+	if _, err := st.AcquireLease(ctx, shared.GatewayLease{ID: "gw2"}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.MarkReaped(ctx, "gw2"); err != nil || ok {
+		t.Fatalf("MarkReaped over a live lease = %v %v", ok, err)
+	}
+	if ok, err := st.MarkReaped(ctx, "gw3"); err != nil || !ok {
+		t.Fatalf("MarkReaped of an absent lease = %v %v", ok, err)
+	}
+	if ok, err := st.MarkReaped(ctx, "gw3"); err != nil || !ok {
+		t.Fatalf("MarkReaped again = %v %v", ok, err)
+	}
+	if _, err := st.AcquireLease(ctx, shared.GatewayLease{ID: "gw3"}, 5*time.Second); !errors.Is(err, shared.ErrLeaseTaken) {
+		t.Fatalf("acquire over a reaped marker: %v", err)
+	}
+	live, err := st.LiveGateways(ctx)
+	if err != nil || !live["gw2"] || live["gw3"] {
+		t.Fatalf("live = %v %v", live, err)
 	}
 }

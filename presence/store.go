@@ -195,6 +195,9 @@ func (s *Store) AcquireLease(ctx context.Context, lease shared.GatewayLease, ttl
 		return 0, err
 	}
 	rev, err := s.gateways.Create(ctx, lease.ID, data, jetstream.KeyTTL(ttl))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("acquire lease %s: %w", lease.ID, shared.ErrLeaseTaken)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("acquire lease %s: %w", lease.ID, err)
 	}
@@ -238,15 +241,45 @@ func (s *Store) LiveGateways(ctx context.Context) (map[string]bool, error) {
 		return nil, fmt.Errorf("read leases: %w", err)
 	}
 	live := make(map[string]bool, len(m))
-	for key := range m {
-		live[key] = true
+	for key, e := range m {
+		if !e.v.Reaped {
+			live[key] = true
+		}
 	}
 	return live, nil
 }
 
+// MarkReaped claims a gateway for reaping by creating its lease key with
+// the reaped flag (expiring after a minute). It reports false when a live
+// lease holds the key: the gateway came back first and must not be
+// reaped. It reports true when the key is (already) a reaped marker.
+func (s *Store) MarkReaped(ctx context.Context, id string) (bool, error) {
+	data, err := json.Marshal(shared.GatewayLease{ID: id, Started: time.Now().UTC(), Reaped: true})
+	if err != nil {
+		return false, err
+	}
+	_, err = s.gateways.Create(ctx, id, data, jetstream.KeyTTL(markerTTL))
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return false, fmt.Errorf("mark gateway %s reaped: %w", id, err)
+	}
+	e, err := s.gateways.Get(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("mark gateway %s reaped: %w", id, err)
+	}
+	var l shared.GatewayLease
+	if err := json.Unmarshal(e.Value(), &l); err != nil {
+		return false, fmt.Errorf("mark gateway %s reaped: %w", id, err)
+	}
+	return l.Reaped, nil
+}
+
 // WatchLeases calls fn for every lease change until ctx is done: live is
-// false when a lease expired or was released. The current leases are
-// reported first. fn runs on the caller's goroutine.
+// false when a lease expired or was released (reaped markers count as
+// gone). The current leases are reported first. fn runs on the caller's
+// goroutine.
 func (s *Store) WatchLeases(ctx context.Context, fn func(gateway string, live bool)) error {
 	w, err := s.gateways.WatchAll(ctx)
 	if err != nil {
@@ -264,7 +297,14 @@ func (s *Store) WatchLeases(ctx context.Context, fn func(gateway string, live bo
 			if e == nil {
 				continue // end of the initial values
 			}
-			fn(e.Key(), e.Operation() == jetstream.KeyValuePut)
+			live := e.Operation() == jetstream.KeyValuePut
+			if live {
+				var l shared.GatewayLease
+				if json.Unmarshal(e.Value(), &l) == nil && l.Reaped {
+					continue // our own marker, not news
+				}
+			}
+			fn(e.Key(), live)
 		}
 	}
 }

@@ -27,6 +27,9 @@ type Store interface {
 	AllMedia(ctx context.Context) ([]shared.MediaState, error)
 	AllSockets(ctx context.Context) ([]shared.SocketRecord, error)
 	LiveGateways(ctx context.Context) (map[string]bool, error)
+	// MarkReaped claims a gateway for reaping with a compare-and-set on its
+	// lease key; false means a live lease holds the key again.
+	MarkReaped(ctx context.Context, gateway string) (bool, error)
 	// DeleteSocket removes a socket record (rev 0: unconditionally).
 	DeleteSocket(ctx context.Context, sid string, rev uint64) error
 	// WatchLeases reports lease changes (current leases first) until ctx

@@ -2,6 +2,7 @@ package roomsvc
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -20,11 +21,12 @@ import (
 func (s *Service) watchLeases(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := s.cfg.Store.WatchLeases(ctx, func(gw string, live bool) {
-			if !live {
-				s.log.Info("roomsvc: gateway lease ended, reaping its sockets", shared.KeyGateway, gw)
-				if err := s.reap(ctx, map[string]bool{gw: true}, nil); err != nil && ctx.Err() == nil {
-					s.log.Warn("roomsvc: reap failed; the next sweep retries", shared.KeyGateway, gw, shared.KeyErr, err)
-				}
+			if live || !s.confirmGone(ctx, gw) {
+				return
+			}
+			s.log.Info("roomsvc: gateway lease ended, reaping its sockets", shared.KeyGateway, gw)
+			if err := s.reap(ctx, map[string]bool{gw: true}, nil); err != nil && ctx.Err() == nil {
+				s.log.Warn("roomsvc: reap failed; the next sweep retries", shared.KeyGateway, gw, shared.KeyErr, err)
 			}
 		})
 		if err != nil && ctx.Err() == nil {
@@ -95,6 +97,11 @@ func (s *Service) sweep(ctx context.Context) error {
 			dead[rec.Gateway] = true
 		}
 	}
+	for gw := range dead {
+		if !s.confirmGone(cctx, gw) {
+			delete(dead, gw)
+		}
+	}
 	if len(dead) > 0 {
 		if err := s.reapWith(cctx, dead, members, sockets); err != nil {
 			return err
@@ -106,6 +113,49 @@ func (s *Service) sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// probeAttempts and probeTimeout bound the liveness check of a gateway
+// whose lease lapsed: about 1.5 s in all, enough to ride out a client
+// reconnecting to another NATS node.
+const (
+	probeAttempts = 3
+	probeTimeout  = 500 * time.Millisecond
+)
+
+// confirmGone decides whether a gateway without a lease is really gone. A
+// lease can lapse while JetStream elects a new leader, with the gateway
+// alive and serving; so the gateway is asked over core NATS first, and
+// only a gateway that does not answer is claimed for reaping, with a
+// compare-and-set on its lease key that a gateway re-acquiring its lease
+// would win.
+func (s *Service) confirmGone(ctx context.Context, gw string) bool {
+	for attempt := 0; attempt < probeAttempts; attempt++ {
+		_, err := s.cfg.Conn.Request(shared.GatewayAlive(gw), nil, probeTimeout)
+		if err == nil {
+			s.log.Info("roomsvc: gateway lease lapsed but the gateway answers; not reaping", shared.KeyGateway, gw)
+			return false
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			// Nobody subscribed: gone, or reconnecting. Give it a moment.
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(probeTimeout):
+			}
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ok, err := s.cfg.Store.MarkReaped(cctx, gw)
+	if err != nil {
+		s.log.Warn("roomsvc: cannot claim gateway for reaping; the next sweep retries", shared.KeyGateway, gw, shared.KeyErr, err)
+		return false
+	}
+	if !ok {
+		s.log.Info("roomsvc: gateway re-acquired its lease; not reaping", shared.KeyGateway, gw)
+	}
+	return ok
 }
 
 // reap disconnects every socket that dead gateways held. members and

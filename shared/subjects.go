@@ -90,6 +90,12 @@ func RoomPartition(room RoomKey) int {
 	return int(h.Sum32() % RoomPartitions)
 }
 
+// GatewayAlive is the subject a gateway answers on while it runs. Before
+// reaping a gateway whose lease lapsed, the room service asks it there: a
+// lease can lapse while JetStream elects a leader although the gateway is
+// fine.
+func GatewayAlive(id string) string { return "gw." + id + ".alive" }
+
 // Sock is the subject of everything addressed to one socket.
 func Sock(sid string) string { return "sock." + sid }
 

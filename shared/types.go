@@ -75,6 +75,11 @@ type GatewayLease struct {
 	ID      string    `json:"id"`
 	Addr    string    `json:"addr,omitempty"`
 	Started time.Time `json:"started"`
+	// Reaped marks the key written by the room service when it reaps the
+	// gateway's sockets. Written with a compare-and-set, it settles the race
+	// with a gateway re-acquiring a lease that lapsed: whoever writes the
+	// key first wins.
+	Reaped bool `json:"reaped,omitempty"`
 }
 
 // Presence event types.
@@ -119,6 +124,11 @@ type PresenceMsg struct {
 	ID    string
 }
 
-// ErrLeaseLost means a gateway's lease expired or was rewritten: its
-// sockets are being reaped and it must drop them.
-var ErrLeaseLost = errors.New("shared: gateway lease lost")
+// Lease errors.
+var (
+	// ErrLeaseLost means a gateway's lease expired or was rewritten.
+	ErrLeaseLost = errors.New("shared: gateway lease lost")
+	// ErrLeaseTaken means the lease key exists: a live lease, or the
+	// marker of a gateway whose sockets were reaped.
+	ErrLeaseTaken = errors.New("shared: gateway lease key exists")
+)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,12 +37,19 @@ type Options struct {
 	Gateway func(*gateway.Config)
 	// Verbose logs to stderr instead of discarding.
 	Verbose bool
+	// Cluster runs a three-node NATS cluster with every stream and bucket
+	// replicated three times, instead of a single server.
+	Cluster bool
 }
 
 // Mesh is a running mesh.
 type Mesh struct {
-	T        testing.TB
-	NATS     *natstest.Server
+	T    testing.TB
+	NATS *natstest.Server // the first node in a cluster
+	// Nodes are the cluster's servers (just NATS without Cluster).
+	Nodes    []*natstest.Server
+	urls     string
+	replicas int
 	Gateways []*Gateway
 	Rooms    []*RoomService
 	opts     Options
@@ -108,7 +116,19 @@ func Start(t testing.TB, opts Options) *Mesh {
 	if opts.Verbose {
 		w = os.Stderr
 	}
-	m := &Mesh{T: t, NATS: natstest.Run(t), opts: opts, log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	m := &Mesh{T: t, opts: opts, log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})), replicas: 1}
+	if opts.Cluster {
+		m.Nodes = natstest.Cluster(t, 3)
+		m.replicas = 3
+	} else {
+		m.Nodes = []*natstest.Server{natstest.Run(t)}
+	}
+	m.NATS = m.Nodes[0]
+	var urls []string
+	for _, n := range m.Nodes {
+		urls = append(urls, n.URL)
+	}
+	m.urls = strings.Join(urls, ",")
 	for range opts.RoomServices {
 		m.AddRoomService()
 	}
@@ -120,17 +140,23 @@ func Start(t testing.TB, opts Options) *Mesh {
 
 func (m *Mesh) connect(name string) (*nats.Conn, *presence.Store) {
 	m.T.Helper()
-	nc, err := nats.Connect(m.NATS.URL, nats.Name(name), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(m.urls, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		m.T.Fatalf("meshtest: connect: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := presence.Open(ctx, nc, presence.Config{}, m.log)
-	if err != nil {
-		m.T.Fatalf("meshtest: presence: %v", err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := presence.Open(ctx, nc, presence.Config{Replicas: m.replicas}, m.log)
+		cancel()
+		if err == nil {
+			return nc, st
+		}
+		if time.Now().After(deadline) {
+			m.T.Fatalf("meshtest: presence: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond) // JetStream is electing; retry
 	}
-	return nc, st
 }
 
 // AddRoomService starts another room-service replica.
@@ -192,6 +218,17 @@ func (m *Mesh) AddGateway() *Gateway {
 	m.Gateways = append(m.Gateways, g)
 	m.T.Cleanup(g.Stop)
 	return g
+}
+
+// Connect opens a plain connection to the mesh's NATS, closed at cleanup.
+func (m *Mesh) Connect() *nats.Conn {
+	m.T.Helper()
+	nc, err := nats.Connect(m.urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		m.T.Fatalf("meshtest: connect: %v", err)
+	}
+	m.T.Cleanup(nc.Close)
+	return nc
 }
 
 // Store opens a presence store on its own connection, for inspecting KV.

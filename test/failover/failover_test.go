@@ -1,0 +1,188 @@
+// Package failover tests the mesh on a three-node NATS cluster with
+// JetStream R3 when one node dies (DESIGN §5 invariant 4): commands keep
+// being processed, presence events keep being stored, no socket is dropped
+// or reaped, and the rosters equal the live sockets within 10 s.
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtcmesh/rtcmesh/internal/meshtest"
+	"github.com/rtcmesh/rtcmesh/internal/natstest"
+	"github.com/rtcmesh/rtcmesh/internal/siotest"
+	"github.com/rtcmesh/rtcmesh/internal/testutil"
+	"github.com/rtcmesh/rtcmesh/presence"
+	"github.com/rtcmesh/rtcmesh/shared"
+)
+
+func join(t *testing.T, url, room string) (*siotest.Client, error) {
+	c, err := siotest.Dial(url, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(c.Close)
+	if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": room, "name": room}); err != nil {
+		return nil, err
+	}
+	ev, err := c.WaitFunc(20*time.Second, func(e siotest.Event) bool {
+		return e.Name == shared.EventJoinOK || e.Name == shared.EventJoinError
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join %s: %w", room, err)
+	}
+	if ev.Name != shared.EventJoinOK {
+		return nil, fmt.Errorf("join %s: %s %s", room, ev.Name, ev.Args)
+	}
+	return c, nil
+}
+
+// leaderNode returns the node leading the most of the mesh's streams.
+func leaderNode(t *testing.T, m *meshtest.Mesh) *natstest.Server {
+	js, err := jetstream.New(m.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	votes := map[string]int{}
+	for _, name := range []string{shared.StreamRoomCommands, shared.StreamPresence, "KV_" + shared.BucketRooms, "KV_" + shared.BucketGateways} {
+		s, err := js.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		votes[info.Cluster.Leader]++
+	}
+	var best *natstest.Server
+	for _, n := range m.Nodes {
+		if best == nil || votes[n.Name()] > votes[best.Name()] {
+			best = n
+		}
+	}
+	return best
+}
+
+func presenceJoins(t *testing.T, m *meshtest.Mesh) map[string]int {
+	js, err := jetstream.New(m.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return countJoins(t, js)
+}
+
+// countJoins counts the join events per socket in the PRESENCE stream.
+func countJoins(t *testing.T, js jetstream.JetStream) map[string]int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, shared.StreamPresence, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Logf("presence consumer: %v", err)
+		return nil
+	}
+	out := map[string]int{}
+	for {
+		batch, err := cons.FetchNoWait(1000)
+		if err != nil {
+			return out
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			var ev shared.PresenceEvent
+			if json.Unmarshal(msg.Data(), &ev) == nil && ev.Type == shared.PresenceJoin {
+				out[ev.ID]++
+			}
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+func TestNATSNodeLoss(t *testing.T) {
+	m := meshtest.Start(t, meshtest.Options{Cluster: true, LeaseTTL: 5 * time.Second, PinnedTTL: 3 * time.Second})
+	var before []*siotest.Client
+	for i := 0; i < 6; i++ {
+		c, err := join(t, m.Gateways[i%2].URL, fmt.Sprintf("room-%d", i%3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, c)
+	}
+	victim := leaderNode(t, m)
+	t.Logf("killing %s", victim.Name())
+	victim.Shutdown()
+	killed := time.Now()
+
+	// Joins right after the kill, across rooms and gateways.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var after []*siotest.Client
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := join(t, m.Gateways[i%2].URL, fmt.Sprintf("room-%d", i%4))
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			after = append(after, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("joins after the kill done in %v", time.Since(killed))
+	if t.Failed() {
+		t.FailNow()
+	}
+	live := map[string]bool{}
+	for _, c := range append(before, after...) {
+		if c.Closed() {
+			t.Fatalf("socket %s was dropped by the node loss", c.ID())
+		}
+		live[c.ID()] = true
+		for _, e := range c.Events() {
+			if e.Name == shared.EventUserDisconnected {
+				t.Fatalf("socket %s saw a departure: %s", c.ID(), e.Args)
+			}
+		}
+	}
+	st := m.Store()
+	testutil.Eventually(t, 10*time.Second, "rosters equal the live sockets", func() bool {
+		all, err := st.AllMembers(context.Background())
+		if err != nil || len(all) != len(live) {
+			return false
+		}
+		for _, mem := range all {
+			if !live[mem.SID] {
+				return false
+			}
+		}
+		return true
+	})
+	testutil.Eventually(t, 15*time.Second, "every join in the PRESENCE stream exactly once", func() bool {
+		joins := presenceJoins(t, m)
+		for id := range live {
+			if joins[id] != 1 {
+				return false
+			}
+		}
+		return len(joins) == len(live)
+	})
+	_ = presence.Config{}
+}

@@ -1,0 +1,169 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtcmesh/rtcmesh/internal/bintest"
+	"github.com/rtcmesh/rtcmesh/internal/siotest"
+	"github.com/rtcmesh/rtcmesh/internal/testutil"
+	"github.com/rtcmesh/rtcmesh/presence"
+	"github.com/rtcmesh/rtcmesh/shared"
+)
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestKilledNATSNodeProcesses runs the split deployment from the real
+// binary on a three-node cluster (JetStream R3), SIGKILLs the node leading
+// most streams, and checks that nothing is lost: existing sockets stay,
+// new joins succeed, every join reaches the PRESENCE stream once, and the
+// rosters equal the live sockets.
+func TestKilledNATSNodeProcesses(t *testing.T) {
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	nodes := map[string]*bintest.Proc{}
+	var urls []string
+	for i, p := range ports {
+		name := fmt.Sprintf("n%d", i+1)
+		proc := bintest.Start(t, name, nil, "nats", "--addr", "127.0.0.1:0", "--store", t.TempDir(), "--name", name,
+			"--cluster-addr", fmt.Sprintf("127.0.0.1:%d", p), "--routes", strings.Join(routes, ","))
+		nodes[name] = proc
+		urls = append(urls, "nats://"+proc.Addr("nats", 20*time.Second))
+	}
+	natsURL := strings.Join(urls, ",")
+	for i := 0; i < 2; i++ {
+		bintest.Start(t, fmt.Sprintf("roomsvc%d", i), nil, "roomsvc", "--nats", natsURL, "--replicas", "3")
+	}
+	var gws []string
+	for i := 0; i < 2; i++ {
+		p := bintest.Start(t, fmt.Sprintf("gateway%d", i), nil, "gateway", "--nats", natsURL, "--replicas", "3", "--addr", "127.0.0.1:0")
+		gws = append(gws, "http://"+p.Addr("gateway", 60*time.Second))
+	}
+
+	var before []*siotest.Client
+	for i := 0; i < 6; i++ {
+		c, err := join(t, gws[i%2], fmt.Sprintf("room-%d", i%3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, c)
+	}
+
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	votes := map[string]int{}
+	for _, name := range []string{shared.StreamRoomCommands, shared.StreamPresence, "KV_" + shared.BucketRooms, "KV_" + shared.BucketGateways} {
+		s, err := js.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		votes[info.Cluster.Leader]++
+	}
+	victim := ""
+	for name := range nodes {
+		if victim == "" || votes[name] > votes[victim] {
+			victim = name
+		}
+	}
+	t.Logf("SIGKILL %s (leader of %d of 4 streams)", victim, votes[victim])
+	nodes[victim].Kill()
+	killed := time.Now()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var after []*siotest.Client
+	errs := make(chan error, 12)
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := join(t, gws[i%2], fmt.Sprintf("room-%d", i%4))
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			after = append(after, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("joins after the kill done in %v", time.Since(killed))
+	if t.Failed() {
+		t.FailNow()
+	}
+	live := map[string]bool{}
+	for _, c := range append(before, after...) {
+		live[c.ID()] = true
+	}
+	// Give a lapsed lease time to be (wrongly) reaped before checking.
+	testutil.Eventually(t, 15*time.Second, "ten seconds after the kill", func() bool { return time.Since(killed) > 10*time.Second })
+	for _, c := range append(before, after...) {
+		if c.Closed() {
+			t.Fatalf("socket %s was dropped by the node loss", c.ID())
+		}
+		for _, e := range c.Events() {
+			if e.Name == shared.EventUserDisconnected || e.Name == shared.EventPeerLeft {
+				t.Fatalf("socket %s saw a departure: %s %s", c.ID(), e.Name, e.Args)
+			}
+		}
+	}
+	st, err := presence.Bind(context.Background(), js, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "rosters equal the live sockets", func() bool {
+		all, err := st.AllMembers(context.Background())
+		if err != nil || len(all) != len(live) {
+			return false
+		}
+		for _, mem := range all {
+			if !live[mem.SID] {
+				return false
+			}
+		}
+		return true
+	})
+	testutil.Eventually(t, 15*time.Second, "every join in the PRESENCE stream exactly once", func() bool {
+		joins := countJoins(t, js)
+		for id := range live {
+			if joins[id] != 1 {
+				return false
+			}
+		}
+		return len(joins) == len(live)
+	})
+}

@@ -8,7 +8,10 @@ package presence
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -90,7 +93,12 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		},
 	}
 	for _, sc := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		sc := sc
+		err := ensure(ctx, sc.Name, js,
+			func(cur *jetstream.StreamConfig) bool { return sameStream(cur, &sc) },
+			func(ctx context.Context) error { _, err := js.CreateStream(ctx, sc); return err },
+			func(ctx context.Context) error { _, err := js.UpdateStream(ctx, sc); return err })
+		if err != nil {
 			return fmt.Errorf("provision stream %s: %w", sc.Name, err)
 		}
 	}
@@ -108,9 +116,76 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		kc.History = 1
 		kc.Storage = storage
 		kc.Replicas = cfg.Replicas
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		err := ensure(ctx, "KV_"+kc.Bucket, js,
+			func(cur *jetstream.StreamConfig) bool {
+				return cur.Replicas == kc.Replicas && cur.Storage == kc.Storage &&
+					cur.MaxMsgsPerSubject == int64(kc.History) && cur.AllowMsgTTL && cur.SubjectDeleteMarkerTTL == kc.LimitMarkerTTL
+			},
+			func(ctx context.Context) error { _, err := js.CreateKeyValue(ctx, kc); return err },
+			func(ctx context.Context) error { _, err := js.UpdateKeyValue(ctx, kc); return err })
+		if err != nil {
 			return fmt.Errorf("provision bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// ensure makes stream name exist with the wanted configuration. Every
+// gateway and room service provisions at startup, so several processes
+// race to create the same assets; concurrent identical creates in a
+// JetStream cluster can leave every requester without an answer. So each
+// step is short and the loop re-reads what exists instead of trusting one
+// long create.
+func ensure(ctx context.Context, name string, js jetstream.JetStream,
+	matches func(*jetstream.StreamConfig) bool, create, update func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := js.Stream(cctx, name)
+		cancel()
+		switch {
+		case err == nil:
+			cur := st.CachedInfo().Config
+			if matches(&cur) {
+				return nil
+			}
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = update(cctx)
+			cancel()
+			if err == nil {
+				return nil
+			}
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			cctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			err = create(cctx)
+			cancel()
+			if err == nil {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		// Someone else may have created it meanwhile, or the cluster is
+		// still electing: look again shortly, with jitter.
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(100+rand.IntN(200)) * time.Millisecond):
+		}
+	}
+}
+
+// sameStream compares the settings Provision controls.
+func sameStream(cur, want *jetstream.StreamConfig) bool {
+	if cur.Replicas != want.Replicas || cur.Storage != want.Storage || cur.Retention != want.Retention ||
+		cur.MaxAge != want.MaxAge || cur.MaxBytes != want.MaxBytes || cur.Discard != want.Discard ||
+		cur.Duplicates != want.Duplicates || cur.MaxMsgSize != want.MaxMsgSize ||
+		strings.Join(cur.Subjects, ",") != strings.Join(want.Subjects, ",") {
+		return false
+	}
+	if (cur.SubjectTransform == nil) != (want.SubjectTransform == nil) {
+		return false
+	}
+	return want.SubjectTransform == nil ||
+		*cur.SubjectTransform == *want.SubjectTransform
 }

@@ -136,6 +136,9 @@ func natsCommand() *cli.Command {
 				return err
 			}
 			slog.Info("listening", shared.KeyComponent, "nats", shared.KeyAddr, natsserver.ClientAddr(ns), "name", name)
+			if c.String("cluster-addr") != "" {
+				slog.Info("listening", shared.KeyComponent, "nats-cluster", shared.KeyAddr, natsserver.ClusterAddr(ns), "name", name)
+			}
 			<-c.Context.Done()
 			ns.Shutdown()
 			ns.WaitForShutdown()

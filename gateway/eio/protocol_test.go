@@ -622,3 +622,26 @@ func expectClosed(t *testing.T, conn *websocket.Conn) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A session closed by the server while it upgrades still completes the
+// upgrade and delivers its last packets on the WebSocket before closing.
+func TestCloseDuringUpgrade(t *testing.T) {
+	e := start(t, eio.Config{PingInterval: 5 * time.Second, PingTimeout: 5 * time.Second}, false)
+	sid := e.c.Open()
+	ws := e.c.MustDial("EIO=4&transport=websocket&sid=" + sid)
+	ws.Send("2probe")
+	if f := ws.Read(time.Second); f.Data != "3probe" {
+		t.Fatalf("probe answer %q", f.Data)
+	}
+	s := e.rec.session(sid)
+	_ = s.Send(eio.TextMessage([]byte("last words")))
+	s.Close()
+	ws.Send("5")
+	if f := ws.Read(time.Second); f.Data != "4last words" {
+		t.Fatalf("after upgrade got %q, want the queued message", f.Data)
+	}
+	if f := ws.Read(time.Second); f.Data != "1" {
+		t.Fatalf("then %q, want the close packet", f.Data)
+	}
+	ws.ExpectClosed(time.Second)
+}

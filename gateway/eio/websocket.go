@@ -116,7 +116,9 @@ func (s *Session) probe(conn *websocket.Conn) bool {
 				return false
 			}
 			s.mu.Lock()
-			if s.state != stateOpen {
+			// A session that is closing still upgrades, as in the
+			// reference: its last packets then go out on the WebSocket.
+			if s.state == stateClosed {
 				s.mu.Unlock()
 				return false
 			}
@@ -125,7 +127,7 @@ func (s *Session) probe(conn *websocket.Conn) bool {
 			s.mu.Unlock()
 		case p.Type == Upgrade:
 			s.mu.Lock()
-			if s.state != stateOpen || !s.upgrading {
+			if s.state == stateClosed || !s.upgrading {
 				s.mu.Unlock()
 				return false
 			}

@@ -117,6 +117,14 @@ func WaitJetStream(ctx context.Context, ns *server.Server) error {
 	return nil
 }
 
+// ClusterAddr returns host:port of the cluster listener, or "".
+func ClusterAddr(ns *server.Server) string {
+	if a := ns.ClusterAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
 // ClientAddr returns host:port of the client listener.
 func ClientAddr(ns *server.Server) string {
 	if a, ok := ns.Addr().(*net.TCPAddr); ok {

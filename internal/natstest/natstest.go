@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -51,13 +52,14 @@ func (s *Server) Connect(t testing.TB) *nats.Conn {
 }
 
 // Cluster starts n clustered JetStream servers on loopback and waits for a
-// JetStream meta leader. Route ports are reserved up front.
+// JetStream meta leader. A JetStream cluster needs every node's route
+// address up front; see RoutePort.
 func Cluster(t testing.TB, n int) []*Server {
 	t.Helper()
 	routes := make([]string, n)
 	ports := make([]int, n)
 	for i := range ports {
-		ports[i] = freePort(t)
+		ports[i] = RoutePort(t)
 		routes[i] = fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i])
 	}
 	servers := make([]*Server, n)
@@ -77,7 +79,7 @@ func Cluster(t testing.TB, n int) []*Server {
 		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 		servers[i] = &Server{Server: ns, URL: ns.ClientURL()}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, s := range servers {
 		if err := natsserver.WaitJetStream(ctx, s.Server); err != nil {
@@ -87,14 +89,20 @@ func Cluster(t testing.TB, n int) []*Server {
 	return servers
 }
 
-// freePort reserves a loopback port by listening and closing; clusters
-// need their route ports before the servers start.
-func freePort(t testing.TB) int {
+// RoutePort returns a free loopback port for a cluster route listener. It
+// is drawn at random below Linux's ephemeral range (32768-60999), so no
+// port-0 listener of another test can take it between this check and the
+// server binding it.
+func RoutePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("natstest: %v", err)
+	for attempt := 0; attempt < 100; attempt++ {
+		port := 20000 + rand.IntN(10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("natstest: no free route port")
+	return 0
 }

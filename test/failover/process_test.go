@@ -3,7 +3,6 @@ package failover
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,20 +12,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtcmesh/rtcmesh/internal/bintest"
+	"github.com/rtcmesh/rtcmesh/internal/natstest"
 	"github.com/rtcmesh/rtcmesh/internal/siotest"
 	"github.com/rtcmesh/rtcmesh/internal/testutil"
 	"github.com/rtcmesh/rtcmesh/presence"
 	"github.com/rtcmesh/rtcmesh/shared"
 )
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestKilledNATSNodeProcesses runs the split deployment from the real
 // binary on a three-node cluster (JetStream R3), SIGKILLs the node leading
@@ -34,7 +25,7 @@ func freePort(t *testing.T) int {
 // new joins succeed, every join reaches the PRESENCE stream once, and the
 // rosters equal the live sockets.
 func TestKilledNATSNodeProcesses(t *testing.T) {
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := []int{natstest.RoutePort(t), natstest.RoutePort(t), natstest.RoutePort(t)}
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
@@ -49,6 +40,7 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 		urls = append(urls, "nats://"+proc.Addr("nats", 20*time.Second))
 	}
 	natsURL := strings.Join(urls, ",")
+	began := time.Now()
 	for i := 0; i < 2; i++ {
 		bintest.Start(t, fmt.Sprintf("roomsvc%d", i), nil, "roomsvc", "--nats", natsURL, "--replicas", "3")
 	}
@@ -58,6 +50,8 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 		gws = append(gws, "http://"+p.Addr("gateway", 60*time.Second))
 	}
 
+	t.Logf("gateways ready %v after the NATS nodes", time.Since(began))
+	watch := bintest.Start(t, "presence-watch", nil, "presence", "watch", "--nats", natsURL)
 	var before []*siotest.Client
 	for i := 0; i < 6; i++ {
 		c, err := join(t, gws[i%2], fmt.Sprintf("room-%d", i%3))
@@ -129,6 +123,11 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 	for _, c := range append(before, after...) {
 		live[c.ID()] = true
 	}
+	// A presence watcher started before the kill follows through it.
+	for _, c := range after {
+		watch.WaitOutput(`"id":"`+c.ID()+`"`, 20*time.Second)
+	}
+	t.Logf("presence watch caught up %v after the kill", time.Since(killed))
 	// Give a lapsed lease time to be (wrongly) reaped before checking.
 	testutil.Eventually(t, 15*time.Second, "ten seconds after the kill", func() bool { return time.Since(killed) > 10*time.Second })
 	for _, c := range append(before, after...) {

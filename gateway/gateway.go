@@ -84,15 +84,15 @@ type Config struct {
 
 // Gateway serves Socket.IO clients and bridges them to the mesh.
 type Gateway struct {
-	cfg  Config
-	log  *slog.Logger
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	sio  *sio.Server
-	mux  *http.ServeMux
-	reg  *metrics.Registry
-	m    gatewayMetrics
-	id   atomic.Pointer[string] // changes when the lease is lost
+	cfg Config
+	log *slog.Logger
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	sio *sio.Server
+	mux *http.ServeMux
+	reg *metrics.Registry
+	m   gatewayMetrics
+	id  atomic.Pointer[string] // changes when the lease is lost
 	// leaseOK is true while the gateway holds its lease.
 	leaseOK atomic.Bool
 

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	imetrics "github.com/rtcmesh/rtcmesh/internal/metrics"
 	"github.com/rtcmesh/rtcmesh/internal/rungroup"
 	"github.com/rtcmesh/rtcmesh/shared"
 )
@@ -56,7 +57,7 @@ type Service struct {
 	log     *slog.Logger
 	js      jetstream.JetStream
 	limits  limits
-	metrics metrics
+	metrics counters
 
 	snapMu sync.Mutex
 	snap   *snapshot // the latest whole-bucket read, shared by partitions
@@ -107,8 +108,8 @@ func (s *Service) snapshotAfter(ctx context.Context, t time.Time) (*snapshot, er
 	return sn, nil
 }
 
-// metrics counts what the service did; Metrics exposes them.
-type metrics struct {
+// counters count what the service did; Metrics exposes them.
+type counters struct {
 	processed, failed, rejected, takeovers, reaped atomic.Int64
 }
 
@@ -151,6 +152,23 @@ func New(cfg Config) (*Service, error) {
 		js:     js,
 		limits: limits{roomCap: cfg.RoomCap},
 	}, nil
+}
+
+// RegisterMetrics exports the service's counters on reg.
+func (s *Service) RegisterMetrics(reg *imetrics.Registry) {
+	for _, c := range []struct {
+		name, help string
+		v          *atomic.Int64
+	}{
+		{"rtcmesh_roomsvc_commands_processed_total", "Room commands processed and acknowledged.", &s.metrics.processed},
+		{"rtcmesh_roomsvc_commands_failed_total", "Room commands whose effects failed part-way (redelivered).", &s.metrics.failed},
+		{"rtcmesh_roomsvc_commands_rejected_total", "Malformed room commands dropped.", &s.metrics.rejected},
+		{"rtcmesh_roomsvc_takeovers_total", "Partitions this replica took over from another.", &s.metrics.takeovers},
+		{"rtcmesh_roomsvc_reaped_total", "Disconnects queued for sockets of lost gateways or stale members.", &s.metrics.reaped},
+	} {
+		v := c.v
+		reg.CounterFunc(c.name, c.help, func() float64 { return float64(v.Load()) })
+	}
 }
 
 // Metrics is a snapshot of the service's counters.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -13,8 +15,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtcmesh/rtcmesh/gateway"
+	"github.com/rtcmesh/rtcmesh/internal/httpserve"
+	"github.com/rtcmesh/rtcmesh/internal/metrics"
 	"github.com/rtcmesh/rtcmesh/internal/natsclient"
 	"github.com/rtcmesh/rtcmesh/internal/natsserver"
+	"github.com/rtcmesh/rtcmesh/internal/rungroup"
 	"github.com/rtcmesh/rtcmesh/presence"
 	"github.com/rtcmesh/rtcmesh/roomsvc"
 	"github.com/rtcmesh/rtcmesh/shared"
@@ -180,7 +185,7 @@ func roomsvcCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "roomsvc",
 		Usage: "run a room-service replica (run several; each room is processed by one at a time)",
-		Flags: flags([]cli.Flag{natsURLFlag(true)}, roomsvcFlags(), provisionFlags()),
+		Flags: flags([]cli.Flag{natsURLFlag(true), metricsAddrFlag()}, roomsvcFlags(), provisionFlags()),
 		Action: func(c *cli.Context) error {
 			nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-roomsvc", Logger: slog.Default()})
 			if err != nil {
@@ -197,9 +202,42 @@ func roomsvcCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return rooms.Run(c.Context)
+			g, ctx := rungroup.WithContext(c.Context)
+			if addr := c.String("metrics-addr"); addr != "" {
+				ln, err := net.Listen("tcp", listenAddr(addr))
+				if err != nil {
+					return fmt.Errorf("metrics listen: %w", err)
+				}
+				reg := &metrics.Registry{}
+				rooms.RegisterMetrics(reg)
+				slog.Info("listening", shared.KeyComponent, "roomsvc-metrics", shared.KeyAddr, ln.Addr().String())
+				g.Go(func() error { return httpserve.Serve(ctx, ln, opsHandler(reg, nc), time.Second) })
+			}
+			g.Go(func() error { return rooms.Run(ctx) })
+			return g.Wait()
 		},
 	}
+}
+
+// opsHandler serves /metrics, /healthz and /readyz (ready while NATS is
+// connected) for a process without a gateway.
+func opsHandler(reg *metrics.Registry, nc *nats.Conn) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", reg.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !nc.IsConnected() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"nats disconnected"}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	})
+	return mux
 }
 
 // openStore provisions the JetStream assets and binds to them, retrying

@@ -99,18 +99,24 @@ func (r *Registry) CounterVec(name, help, label string) *CounterVec {
 	return v
 }
 
-type gaugeItem struct {
-	name, help string
-	fn         func() float64
+type funcItem struct {
+	name, help, kind string
+	fn               func() float64
 }
 
-func (g *gaugeItem) write(w io.Writer) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", g.name, g.help, g.name, g.name, g.fn())
+func (g *funcItem) write(w io.Writer) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", g.name, g.help, g.name, g.kind, g.name, g.fn())
 }
 
 // GaugeFunc registers a gauge computed at scrape time.
 func (r *Registry) GaugeFunc(name, help string, fn func() float64) {
-	r.add(&gaugeItem{name, help, fn})
+	r.add(&funcItem{name, help, "gauge", fn})
+}
+
+// CounterFunc registers a counter read at scrape time from a value kept
+// elsewhere.
+func (r *Registry) CounterFunc(name, help string, fn func() float64) {
+	r.add(&funcItem{name, help, "counter", fn})
 }
 
 func (r *Registry) add(i item) {

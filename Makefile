@@ -12,7 +12,9 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./gateway/eio:FuzzDecodePayload \
 	./gateway/eio:FuzzDecodeText \
-	./gateway/sio:FuzzDecode
+	./gateway/sio:FuzzDecode \
+	./shared:FuzzRoomKey \
+	./gateway:FuzzParseObject
 
 .PHONY: test deps node-deps chromium vet unit fuzz build run
 

@@ -198,12 +198,24 @@ func (s *Session) flushWS() {
 		conn := s.ws
 		s.mu.Unlock()
 
-		if err := writeFrames(conn, batch, timeout); err != nil {
+		gap, err := writeFrames(conn, batch, timeout)
+		if err != nil {
 			s.mu.Lock()
 			s.writing = false
 			s.mu.Unlock()
 			s.terminate(ReasonTransportError, false)
 			return
+		}
+		if gap {
+			// The batch ended with a Gap packet: pause only if something
+			// was queued meanwhile (a connection handler's first emit);
+			// a packet arriving later needs no spacing.
+			s.mu.Lock()
+			pending := len(s.queue) > 0
+			s.mu.Unlock()
+			if pending {
+				time.Sleep(writeGap)
+			}
 		}
 	}
 }
@@ -212,37 +224,42 @@ func (s *Session) flushWS() {
 var typeDigits = []byte("0123456")
 
 // writeFrames writes one frame per packet: text frames carry the type
-// digit, binary frames the raw bytes.
-func writeFrames(conn *websocket.Conn, pkts []Packet, timeout time.Duration) error {
+// digit, binary frames the raw bytes. It pauses after a Gap packet that is
+// followed by more of the batch, and reports whether the batch ended with
+// one.
+func writeFrames(conn *websocket.Conn, pkts []Packet, timeout time.Duration) (bool, error) {
 	if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
+		return false, err
 	}
-	for _, p := range pkts {
+	for i, p := range pkts {
 		mt := websocket.TextMessage
 		if p.Binary {
 			mt = websocket.BinaryMessage
 		}
 		fw, err := conn.NextWriter(mt)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if !p.Binary {
 			if _, err := fw.Write(typeDigits[p.Type-Open : p.Type-Open+1]); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if _, err := fw.Write(p.Data); err != nil {
-			return err
+			return false, err
 		}
 		if err := fw.Close(); err != nil {
-			return err
+			return false, err
 		}
 		if p.Gap {
+			if i == len(pkts)-1 {
+				return true, nil
+			}
 			time.Sleep(writeGap)
 			if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return false, nil
 }

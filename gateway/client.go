@@ -13,8 +13,11 @@ import (
 )
 
 // maxCorrespondents bounds the sockets remembered as having messaged a
-// socket (see client.correspondents).
-const maxCorrespondents = 256
+// socket, and correspondentTTL how long (see client.correspondents).
+const (
+	maxCorrespondents = 256
+	correspondentTTL  = 30 * time.Second
+)
 
 // client is the gateway's view of one rtc.io socket: the rooms it asked to
 // join and, per room, the peers the room service told it about. The relay
@@ -31,11 +34,13 @@ type client struct {
 	rooms   map[shared.RoomKey]*roomView
 	record  []string // rooms in the sockets KV record (a superset of rooms)
 	nextCmd uint64
-	// correspondents are sockets that sent this one a #rtcio:message. They
-	// passed their own gateway's room check, so an answer to them is
-	// allowed even if this socket has not yet been told they are a peer
-	// (deliveries on different subjects can be reordered in a cluster).
-	correspondents map[string]struct{}
+	// correspondents are sockets that sent this one a #rtcio:message, and
+	// when. They passed their own gateway's room check, so an answer to
+	// them is allowed even if this socket has not yet been told they are a
+	// peer (deliveries on different subjects can be reordered in a
+	// cluster). They are forgotten when they stop sharing a room, and
+	// after correspondentTTL at the latest.
+	correspondents map[string]time.Time
 	corrOrder      []string
 	// origins is the last room-service output seen per partition; a
 	// takeover may reprocess a command and repeat its outputs.
@@ -46,9 +51,10 @@ type client struct {
 }
 
 type roomView struct {
-	id     string
-	joined bool // join-ok received
-	peers  map[string]struct{}
+	id      string
+	joined  bool // a join was confirmed
+	pending int  // joins sent and not answered yet
+	peers   map[string]struct{}
 }
 
 type origin struct {
@@ -82,9 +88,12 @@ func (c *client) addRoom(key shared.RoomKey, id string) (record []string, ok boo
 	if c.closed {
 		return nil, false
 	}
-	if _, in := c.rooms[key]; !in {
-		c.rooms[key] = &roomView{id: id, peers: map[string]struct{}{}}
+	r := c.rooms[key]
+	if r == nil {
+		r = &roomView{id: id, peers: map[string]struct{}{}}
+		c.rooms[key] = r
 	}
+	r.pending++
 	for _, r := range c.record {
 		if r == id {
 			return nil, true
@@ -98,7 +107,7 @@ func (c *client) addRoom(key shared.RoomKey, id string) (record []string, ok boo
 func (c *client) dropRecordRoom(key shared.RoomKey, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.rooms, key)
+	c.joinAnswered(key, false)
 	for i, r := range c.record {
 		if r == id {
 			c.record = append(c.record[:i], c.record[i+1:]...)
@@ -121,10 +130,56 @@ func (c *client) roomCount() int {
 	return len(c.rooms)
 }
 
+// joinAnswered settles one pending join: a refusal forgets the room
+// unless the socket is in it or another join for it is still pending.
+func (c *client) joinAnswered(key shared.RoomKey, ok bool) {
+	r := c.rooms[key]
+	if r == nil {
+		return
+	}
+	if r.pending > 0 {
+		r.pending--
+	}
+	if ok {
+		r.joined = true
+	} else if !r.joined && r.pending == 0 {
+		delete(c.rooms, key)
+	}
+}
+
 func (c *client) leaveRoom(key shared.RoomKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	r := c.rooms[key]
+	if r == nil {
+		return
+	}
 	delete(c.rooms, key)
+	for p := range r.peers {
+		c.forgetIfStrangerLocked(p)
+	}
+}
+
+// sharesRoomLocked reports whether peer is a peer in any room, other than
+// except.
+func (c *client) sharesRoomLocked(peer string, except shared.RoomKey) bool {
+	for k, r := range c.rooms {
+		if k == except {
+			continue
+		}
+		if _, ok := r.peers[peer]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetIfStrangerLocked drops peer from the correspondents once it
+// shares no room with this socket.
+func (c *client) forgetIfStrangerLocked(peer string) {
+	if _, ok := c.correspondents[peer]; ok && !c.sharesRoomLocked(peer, "") {
+		delete(c.correspondents, peer)
+	}
 }
 
 // canMessage reports whether the socket may send a #rtcio:message to
@@ -137,33 +192,38 @@ func (c *client) canMessage(target string) bool {
 			return true
 		}
 	}
-	_, ok := c.correspondents[target]
-	return ok
+	at, ok := c.correspondents[target]
+	return ok && time.Since(at) < correspondentTTL
 }
 
 func (c *client) noteCorrespondent(from string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.correspondents == nil {
-		c.correspondents = make(map[string]struct{})
+		c.correspondents = make(map[string]time.Time)
 	}
 	if _, ok := c.correspondents[from]; ok {
+		c.correspondents[from] = time.Now()
 		return
 	}
 	if len(c.corrOrder) >= maxCorrespondents {
 		delete(c.correspondents, c.corrOrder[0])
 		c.corrOrder = c.corrOrder[1:]
 	}
-	c.correspondents[from] = struct{}{}
+	c.correspondents[from] = time.Now()
 	c.corrOrder = append(c.corrOrder, from)
 }
 
 // observe updates the membership view from a room-service message and
-// reports whether it should be delivered (false for a repeated output).
+// reports whether it should be delivered: false for a repeated output (a
+// takeover reprocessed its command), and for an init-offer about a socket
+// this one already shares another room with (their peer connection exists;
+// a second offer would make the rtc.io client overwrite it).
 func (c *client) observe(h nats.Header) bool {
 	event := h.Get(shared.HeaderEvent)
 	key := shared.RoomKey(h.Get(shared.HeaderRoom))
 	peer := h.Get(shared.HeaderPeer)
+	verb := h.Get(shared.HeaderVerb)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if o := h.Get(shared.HeaderOrigin); o != "" {
@@ -181,22 +241,24 @@ func (c *client) observe(h nats.Header) bool {
 	}
 	switch event {
 	case shared.EventJoinOK:
-		if r := c.rooms[key]; r != nil {
-			r.joined = true
-		}
+		c.joinAnswered(key, true)
 	case shared.EventJoinError:
-		// A refused join forgets the request; a refused check-room (same
-		// event) must not forget a room the socket is in.
-		if r := c.rooms[key]; r != nil && !r.joined {
-			delete(c.rooms, key)
+		// A refused check-room (same event) says nothing about joins.
+		if verb == shared.VerbJoin {
+			c.joinAnswered(key, false)
 		}
 	case shared.EventUserConnected:
 		if r := c.rooms[key]; r != nil && peer != "" {
 			r.peers[peer] = struct{}{}
 		}
+	case shared.EventInitOffer:
+		if peer != "" && c.sharesRoomLocked(peer, key) {
+			return false
+		}
 	case shared.EventUserDisconnected, shared.EventPeerLeft:
 		if r := c.rooms[key]; r != nil {
 			delete(r.peers, peer)
+			c.forgetIfStrangerLocked(peer)
 		}
 	}
 	return true

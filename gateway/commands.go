@@ -55,7 +55,8 @@ func (g *Gateway) retry(ctx context.Context, op func(context.Context) error) err
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, nats.ErrMaxPayload) || time.Now().Add(delay).After(deadline) {
+		if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrConnectionClosed) || g.nc.IsClosed() ||
+			time.Now().Add(delay).After(deadline) {
 			return err
 		}
 		g.m.retries.Inc()

@@ -62,11 +62,11 @@ type Config struct {
 	// MaxRoomsPerSocket bounds the rooms one socket may join (default 16).
 	MaxRoomsPerSocket int
 	// RoomEventRate limits room events (join, check, leave, media-state,
-	// broadcasts) per socket per second, with bursts of twice that; 0
-	// disables. Default 50.
+	// broadcasts) per socket per second, with bursts of twice that.
+	// Default 50; negative disables.
 	RoomEventRate float64
-	// RelayRate limits #rtcio:message per socket per second; 0 (default)
-	// disables.
+	// RelayRate limits #rtcio:message per socket per second, with bursts
+	// of twice that; zero (the default) or negative disables.
 	RelayRate float64
 	// CommandRetry bounds how long a room command (or socket record) is
 	// retried while JetStream is unavailable, e.g. electing a leader after
@@ -146,8 +146,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxRoomsPerSocket <= 0 {
 		cfg.MaxRoomsPerSocket = 16
 	}
-	if cfg.RoomEventRate < 0 || cfg.RelayRate < 0 {
-		return nil, errors.New("gateway: config: rates must not be negative")
+	if cfg.RoomEventRate == 0 {
+		cfg.RoomEventRate = 50
 	}
 	if cfg.CommandRetry <= 0 {
 		cfg.CommandRetry = 8 * time.Second

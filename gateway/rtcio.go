@@ -311,7 +311,7 @@ func (g *Gateway) onBroadcast(c *client, e *sio.Event) {
 	if !ok {
 		return
 	}
-	cmd := &shared.Command{Room: id, Event: e.Name, Data: e.Args[0]}
+	cmd := &shared.Command{Room: id, Event: e.Name, Data: []byte(e.Args[0])}
 	if err := g.publishCommand(c, key, shared.VerbBroadcast, cmd); err != nil {
 		g.sendError(c, shared.ErrUnavailable, e.Name, id)
 	}

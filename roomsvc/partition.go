@@ -116,7 +116,7 @@ func (p *partition) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	e := r.apply(verb, cmd, seq, time.Now().UTC(), svc.limits)
-	if err := p.commit(cctx, r, seq, &e); err != nil {
+	if err := p.commit(cctx, r, verb, seq, &e); err != nil {
 		p.stale[key] = true
 		svc.metrics.failed.Add(1)
 		svc.log.Warn("roomsvc: command failed, will retry", shared.KeyRoom, key, "verb", verb, shared.KeySeq, seq, shared.KeyErr, err)
@@ -197,13 +197,14 @@ func (p *partition) load(ctx context.Context) error {
 // finds KV as it was (or with the member record carrying this command's
 // sequence) and produces the same messages again, which gateways and the
 // PRESENCE stream deduplicate by origin.
-func (p *partition) commit(ctx context.Context, r *room, seq uint64, e *effects) error {
+func (p *partition) commit(ctx context.Context, r *room, verb string, seq uint64, e *effects) error {
 	svc := p.svc
 	prefix := strconv.Itoa(p.id) + "." + strconv.FormatUint(seq, 10) + "."
 	for i, o := range e.outputs {
 		msg := &nats.Msg{Subject: shared.Sock(o.sid), Data: o.payload, Header: nats.Header{}}
 		msg.Header[shared.HeaderEvent] = []string{o.event}
 		msg.Header[shared.HeaderRoom] = []string{string(r.key)}
+		msg.Header[shared.HeaderVerb] = []string{verb}
 		msg.Header[shared.HeaderOrigin] = []string{prefix + strconv.Itoa(i)}
 		if o.peer != "" {
 			msg.Header[shared.HeaderPeer] = []string{o.peer}

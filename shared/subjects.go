@@ -68,6 +68,9 @@ const (
 	// <partition>.<stream seq>.<index>; gateways drop repeats, which a
 	// takeover can produce when it reprocesses the last command.
 	HeaderOrigin = "Rtcmesh-Origin"
+	// HeaderVerb is the verb of the command a room-service message answers,
+	// so that a gateway can tell a refused join from a refused check.
+	HeaderVerb = "Rtcmesh-Verb"
 	// HeaderFrom is the sender of a relayed #rtcio:message.
 	HeaderFrom = "Rtcmesh-From"
 )

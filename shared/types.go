@@ -1,7 +1,6 @@
 package shared
 
 import (
-	"encoding/json"
 	"errors"
 	"time"
 )
@@ -24,8 +23,10 @@ type Command struct {
 	// Event is the event name of a broadcast.
 	Event string `json:"ev,omitempty"`
 	// Data is the client's payload for media-state and broadcasts,
-	// relayed as it was sent (media-state gets its id stamped).
-	Data json.RawMessage `json:"data,omitempty"`
+	// relayed as it was sent (media-state gets its id stamped). It is
+	// carried as bytes (base64 in the command's JSON): a json.RawMessage
+	// field would be compacted and HTML-escaped on the way.
+	Data []byte `json:"data,omitempty"`
 	// Mic and Cam are the media-state flags when both were booleans.
 	Mic *bool `json:"mic,omitempty"`
 	Cam *bool `json:"cam,omitempty"`

@@ -115,7 +115,7 @@ func gatewayConfig(c *cli.Context) (gateway.Config, error) {
 		BroadcastEvents:   splitList(c.String("broadcast-events")),
 		MaxEventBytes:     c.Int("max-event-bytes"),
 		MaxRoomsPerSocket: c.Int("max-rooms-per-socket"),
-		RoomEventRate:     c.Float64("room-event-rate"),
+		RoomEventRate:     rate(c.Float64("room-event-rate")),
 		RelayRate:         c.Float64("relay-rate"),
 		CommandRetry:      c.Duration("command-retry"),
 		TURNSecret:        c.String("turn-secret"),
@@ -123,6 +123,15 @@ func gatewayConfig(c *cli.Context) (gateway.Config, error) {
 		TURNTTL:           c.Duration("turn-ttl"),
 		DisableDemo:       c.Bool("no-demo"),
 	}, nil
+}
+
+// rate maps the CLI's "0 disables" onto gateway.Config's "negative
+// disables" (where zero means the default).
+func rate(v float64) float64 {
+	if v <= 0 {
+		return -1
+	}
+	return v
 }
 
 func roomsvcConfig(c *cli.Context) roomsvc.Config {

@@ -189,8 +189,13 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	// Bound how long a client may take to send its body: the session allows
+	// one POST at a time, and a trickled body would hold it.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	max := s.srv.cfg.MaxPayload
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		s.terminate(ReasonTransportError, false)
 		errBadRequest.write(w)

@@ -162,15 +162,11 @@ func gatewayCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-gateway", Logger: slog.Default()})
+			nc, store, err := connectStore(c, "rtcmesh-gateway")
 			if err != nil {
 				return err
 			}
 			defer closeConn(nc)
-			store, err := openStore(c.Context, nc, provisionConfig(c), slog.Default())
-			if err != nil {
-				return err
-			}
 			gcfg.Conn, gcfg.Registry, gcfg.Logger = nc, store, slog.Default()
 			gw, err := gateway.New(gcfg)
 			if err != nil {
@@ -187,15 +183,11 @@ func roomsvcCommand() *cli.Command {
 		Usage: "run a room-service replica (run several; each room is processed by one at a time)",
 		Flags: flags([]cli.Flag{natsURLFlag(true), metricsAddrFlag()}, roomsvcFlags(), provisionFlags()),
 		Action: func(c *cli.Context) error {
-			nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-roomsvc", Logger: slog.Default()})
+			nc, store, err := connectStore(c, "rtcmesh-roomsvc")
 			if err != nil {
 				return err
 			}
 			defer closeConn(nc)
-			store, err := openStore(c.Context, nc, provisionConfig(c), slog.Default())
-			if err != nil {
-				return err
-			}
 			rcfg := roomsvcConfig(c)
 			rcfg.Conn, rcfg.Store, rcfg.Logger = nc, store, slog.Default()
 			rooms, err := roomsvc.New(rcfg)
@@ -238,6 +230,20 @@ func opsHandler(reg *metrics.Registry, nc *nats.Conn) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
 	})
 	return mux
+}
+
+// connectStore connects to --nats and opens the provisioned store.
+func connectStore(c *cli.Context, name string) (*nats.Conn, *presence.Store, error) {
+	nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: name, Logger: slog.Default()})
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(c.Context, nc, provisionConfig(c), slog.Default())
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, store, nil
 }
 
 // openStore provisions the JetStream assets and binds to them, retrying

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,27 +20,6 @@ import (
 	"github.com/rtcmesh/rtcmesh/presence"
 	"github.com/rtcmesh/rtcmesh/shared"
 )
-
-func join(t *testing.T, url, room string) (*siotest.Client, error) {
-	c, err := siotest.Dial(url, nil)
-	if err != nil {
-		return nil, err
-	}
-	t.Cleanup(c.Close)
-	if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": room, "name": room}); err != nil {
-		return nil, err
-	}
-	ev, err := c.WaitFunc(20*time.Second, func(e siotest.Event) bool {
-		return e.Name == shared.EventJoinOK || e.Name == shared.EventJoinError
-	})
-	if err != nil {
-		return nil, fmt.Errorf("join %s: %w", room, err)
-	}
-	if ev.Name != shared.EventJoinOK {
-		return nil, fmt.Errorf("join %s: %s %s", room, ev.Name, ev.Args)
-	}
-	return c, nil
-}
 
 // leaderNode returns the node leading the most of the mesh's streams.
 func leaderNode(t *testing.T, m *meshtest.Mesh) *natstest.Server {
@@ -123,58 +101,12 @@ func TestNATSNodeLoss(t *testing.T) {
 	killed := time.Now()
 
 	// Joins right after the kill, across rooms and gateways.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var after []*siotest.Client
-	errs := make(chan error, 16)
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := join(t, m.Gateways[i%2].URL, fmt.Sprintf("room-%d", i%4))
-			if err != nil {
-				errs <- err
-				return
-			}
-			mu.Lock()
-			after = append(after, c)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	after := joinConcurrently(t, []string{m.Gateways[0].URL, m.Gateways[1].URL}, 16)
 	t.Logf("joins after the kill done in %v", time.Since(killed))
-	if t.Failed() {
-		t.FailNow()
-	}
-	live := map[string]bool{}
-	for _, c := range append(before, after...) {
-		if c.Closed() {
-			t.Fatalf("socket %s was dropped by the node loss", c.ID())
-		}
-		live[c.ID()] = true
-		for _, e := range c.Events() {
-			if e.Name == shared.EventUserDisconnected {
-				t.Fatalf("socket %s saw a departure: %s", c.ID(), e.Args)
-			}
-		}
-	}
-	st := m.Store()
-	testutil.Eventually(t, 10*time.Second, "rosters equal the live sockets", func() bool {
-		all, err := st.AllMembers(context.Background())
-		if err != nil || len(all) != len(live) {
-			return false
-		}
-		for _, mem := range all {
-			if !live[mem.SID] {
-				return false
-			}
-		}
-		return true
-	})
+	all := append(before, after...)
+	expectUndisturbed(t, all)
+	live := liveSet(all)
+	expectRosters(t, m.Store(), live)
 	testutil.Eventually(t, 15*time.Second, "every join in the PRESENCE stream exactly once", func() bool {
 		joins := presenceJoins(t, m)
 		for id := range live {

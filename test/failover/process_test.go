@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,37 +91,9 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 	nodes[victim].Kill()
 	killed := time.Now()
 
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var after []*siotest.Client
-	errs := make(chan error, 12)
-	for i := 0; i < 12; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := join(t, gws[i%2], fmt.Sprintf("room-%d", i%4))
-			if err != nil {
-				errs <- err
-				return
-			}
-			mu.Lock()
-			after = append(after, c)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	after := joinConcurrently(t, gws, 12)
 	t.Logf("joins after the kill done in %v", time.Since(killed))
-	if t.Failed() {
-		t.FailNow()
-	}
-	live := map[string]bool{}
-	for _, c := range append(before, after...) {
-		live[c.ID()] = true
-	}
+	live := liveSet(append(before, after...))
 	// A presence watcher started before the kill follows through it.
 	for _, c := range after {
 		watch.WaitOutput(`"id":"`+c.ID()+`"`, 20*time.Second)
@@ -130,32 +101,12 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 	t.Logf("presence watch caught up %v after the kill", time.Since(killed))
 	// Give a lapsed lease time to be (wrongly) reaped before checking.
 	testutil.Eventually(t, 15*time.Second, "ten seconds after the kill", func() bool { return time.Since(killed) > 10*time.Second })
-	for _, c := range append(before, after...) {
-		if c.Closed() {
-			t.Fatalf("socket %s was dropped by the node loss", c.ID())
-		}
-		for _, e := range c.Events() {
-			if e.Name == shared.EventUserDisconnected || e.Name == shared.EventPeerLeft {
-				t.Fatalf("socket %s saw a departure: %s %s", c.ID(), e.Name, e.Args)
-			}
-		}
-	}
+	expectUndisturbed(t, append(before, after...))
 	st, err := presence.Bind(context.Background(), js, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "rosters equal the live sockets", func() bool {
-		all, err := st.AllMembers(context.Background())
-		if err != nil || len(all) != len(live) {
-			return false
-		}
-		for _, mem := range all {
-			if !live[mem.SID] {
-				return false
-			}
-		}
-		return true
-	})
+	expectRosters(t, st, live)
 	testutil.Eventually(t, 15*time.Second, "every join in the PRESENCE stream exactly once", func() bool {
 		joins := countJoins(t, js)
 		for id := range live {

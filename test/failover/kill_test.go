@@ -220,3 +220,75 @@ func TestKilledGatewaySocketsLeaveWithin10s(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedGatewayDeparts sends SIGTERM to a gateway process: it exits
+// cleanly after its sockets have left their rooms (peer-left, then
+// user-disconnected, presence leave with reason disconnect), and it
+// releases its lease instead of waiting for it to expire.
+func TestStoppedGatewayDeparts(t *testing.T) {
+	natsURL, _, urls, gws := splitDeployment(t)
+	join := func(url string) *siotest.Client {
+		c, err := siotest.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": "graceful"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Wait(shared.EventJoinOK, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	survivor := join(urls[0])
+	leaver := join(urls[1])
+	stopped := time.Now()
+	if err := gws[1].Stop(15 * time.Second); err != nil {
+		t.Fatalf("gateway did not exit cleanly: %v", err)
+	}
+	match := func(name string) func(siotest.Event) bool {
+		return func(e siotest.Event) bool {
+			var p struct{ ID string }
+			return e.Name == name && e.Arg(0, &p) == nil && p.ID == leaver.ID()
+		}
+	}
+	// The departure was stored before the process exited, so it arrives
+	// well before any lease could have expired.
+	if _, err := survivor.WaitFunc(3*time.Second, match(shared.EventPeerLeft)); err != nil {
+		t.Fatalf("no peer-left after a clean stop: %v", err)
+	}
+	if _, err := survivor.WaitFunc(time.Second, match(shared.EventUserDisconnected)); err != nil {
+		t.Fatalf("no user-disconnected after a clean stop: %v", err)
+	}
+	t.Logf("departure seen %v after SIGTERM", time.Since(stopped))
+	st := store(t, natsURL)
+	live, err := st.LiveGateways(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 1 {
+		t.Fatalf("live gateways after a clean stop: %v (the lease must be released)", live)
+	}
+}
+
+// TestDevStopsCleanly: `rtcmesh dev` exits 0 on SIGTERM with a socket in a
+// room, after draining its departures.
+func TestDevStopsCleanly(t *testing.T) {
+	p := bintest.Start(t, "dev", nil, "dev", "--addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0")
+	url := "http://" + p.Addr("gateway", 30*time.Second)
+	c, err := siotest.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": "bye"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(shared.EventJoinOK, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(15 * time.Second); err != nil {
+		t.Fatalf("dev did not exit cleanly: %v\n%s", err, p.Output())
+	}
+}

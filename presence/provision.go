@@ -56,6 +56,9 @@ const dedupWindow = 2 * time.Minute
 // idempotent and safe to run from several processes at once.
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	cfg.defaults()
+	if cfg.PresenceMaxAge < dedupWindow || cfg.CommandMaxAge < dedupWindow {
+		return fmt.Errorf("provision: presence and command max age must be at least %v (the deduplication window)", dedupWindow)
+	}
 	storage := jetstream.FileStorage
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage

@@ -47,6 +47,10 @@ func (c *Config) defaults() {
 	}
 }
 
+// ErrConfig means the provisioning settings are invalid; retrying cannot
+// help.
+var ErrConfig = errors.New("presence: invalid configuration")
+
 // dedupWindow is how long JetStream remembers message ids. A room command
 // reprocessed after a takeover republishes its presence events with the
 // same ids within seconds, well inside it.
@@ -57,7 +61,7 @@ const dedupWindow = 2 * time.Minute
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	cfg.defaults()
 	if cfg.PresenceMaxAge < dedupWindow || cfg.CommandMaxAge < dedupWindow {
-		return fmt.Errorf("provision: presence and command max age must be at least %v (the deduplication window)", dedupWindow)
+		return fmt.Errorf("%w: presence and command max age must be at least %v (the deduplication window)", ErrConfig, dedupWindow)
 	}
 	storage := jetstream.FileStorage
 	if cfg.Memory {

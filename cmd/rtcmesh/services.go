@@ -257,7 +257,7 @@ func openStore(ctx context.Context, nc *nats.Conn, cfg presence.Config, log *slo
 		if err == nil {
 			return st, nil
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		if ctx.Err() != nil || time.Now().After(deadline) || errors.Is(err, presence.ErrConfig) {
 			return nil, fmt.Errorf("provision jetstream: %w", err)
 		}
 		log.Warn("jetstream not ready yet, retrying", shared.KeyErr, err)

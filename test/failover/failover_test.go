@@ -27,18 +27,7 @@ func leaderNode(t *testing.T, m *meshtest.Mesh) *natstest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	votes := map[string]int{}
-	for _, name := range []string{shared.StreamRoomCommands, shared.StreamPresence, "KV_" + shared.BucketRooms, "KV_" + shared.BucketGateways} {
-		s, err := js.Stream(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		votes[info.Cluster.Leader]++
-	}
+	votes := leaderVotes(t, js)
 	var best *natstest.Server
 	for _, n := range m.Nodes {
 		if best == nil || votes[n.Name()] > votes[best.Name()] {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/rtcmesh/rtcmesh/internal/siotest"
 	"github.com/rtcmesh/rtcmesh/internal/testutil"
 	"github.com/rtcmesh/rtcmesh/presence"
@@ -107,4 +109,33 @@ func expectRosters(t *testing.T, st *presence.Store, live map[string]bool) {
 		}
 		return true
 	})
+}
+
+// leaderVotes counts, per server name, how many of the mesh's main streams
+// it leads.
+func leaderVotes(t *testing.T, js jetstream.JetStream) map[string]int {
+	t.Helper()
+	votes := map[string]int{}
+	for _, name := range []string{shared.StreamRoomCommands, shared.StreamPresence, "KV_" + shared.BucketRooms, "KV_" + shared.BucketGateways} {
+		s, err := js.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		votes[info.Cluster.Leader]++
+	}
+	return votes
+}
+
+// mustJoin connects to url and joins room, failing the test otherwise.
+func mustJoin(t *testing.T, url, room string) *siotest.Client {
+	t.Helper()
+	c, err := join(t, url, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -156,22 +156,8 @@ func TestKilledRoomServiceLosesAndDoublesNothing(t *testing.T) {
 // presence leave with reason gateway-lost each) within 10 s.
 func TestKilledGatewaySocketsLeaveWithin10s(t *testing.T) {
 	natsURL, _, urls, gws := splitDeployment(t)
-	join := func(url string) *siotest.Client {
-		c, err := siotest.Dial(url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": "doomed"}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Wait(shared.EventJoinOK, 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	survivor := join(urls[0])
-	victims := []*siotest.Client{join(urls[1]), join(urls[1])}
+	survivor := mustJoin(t, urls[0], "doomed")
+	victims := []*siotest.Client{mustJoin(t, urls[1], "doomed"), mustJoin(t, urls[1], "doomed")}
 	gws[1].Kill()
 	killed := time.Now()
 	for _, v := range victims {
@@ -227,22 +213,8 @@ func TestKilledGatewaySocketsLeaveWithin10s(t *testing.T) {
 // releases its lease instead of waiting for it to expire.
 func TestStoppedGatewayDeparts(t *testing.T) {
 	natsURL, _, urls, gws := splitDeployment(t)
-	join := func(url string) *siotest.Client {
-		c, err := siotest.Dial(url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": "graceful"}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Wait(shared.EventJoinOK, 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	survivor := join(urls[0])
-	leaver := join(urls[1])
+	survivor := mustJoin(t, urls[0], "graceful")
+	leaver := mustJoin(t, urls[1], "graceful")
 	stopped := time.Now()
 	if err := gws[1].Stop(15 * time.Second); err != nil {
 		t.Fatalf("gateway did not exit cleanly: %v", err)
@@ -276,18 +248,7 @@ func TestStoppedGatewayDeparts(t *testing.T) {
 // room, after draining its departures.
 func TestDevStopsCleanly(t *testing.T) {
 	p := bintest.Start(t, "dev", nil, "dev", "--addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0")
-	url := "http://" + p.Addr("gateway", 30*time.Second)
-	c, err := siotest.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := c.Emit(shared.EventJoinRoom, map[string]any{"roomId": "bye"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Wait(shared.EventJoinOK, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	mustJoin(t, "http://"+p.Addr("gateway", 30*time.Second), "bye")
 	if err := p.Stop(15 * time.Second); err != nil {
 		t.Fatalf("dev did not exit cleanly: %v\n%s", err, p.Output())
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/rtcmesh/rtcmesh/internal/siotest"
 	"github.com/rtcmesh/rtcmesh/internal/testutil"
 	"github.com/rtcmesh/rtcmesh/presence"
-	"github.com/rtcmesh/rtcmesh/shared"
 )
 
 // TestKilledNATSNodeProcesses runs the split deployment from the real
@@ -69,18 +68,7 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	votes := map[string]int{}
-	for _, name := range []string{shared.StreamRoomCommands, shared.StreamPresence, "KV_" + shared.BucketRooms, "KV_" + shared.BucketGateways} {
-		s, err := js.Stream(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		votes[info.Cluster.Leader]++
-	}
+	votes := leaderVotes(t, js)
 	victim := ""
 	for name := range nodes {
 		if victim == "" || votes[name] > votes[victim] {

@@ -6,7 +6,7 @@
 //
 // Usage: node browser_isolated.mjs --gateways=http://A,http://B --room=ROOM [--observe-ms=5000]
 
-import { allStates, check, demoState, eventually, flags, log, openDemo, run } from "./browser_lib.mjs";
+import { allStates, check, demoState, eventually, flags, log, openDemo, run, waitJoined } from "./browser_lib.mjs";
 
 const { gateways, room, "observe-ms": observe = "5000" } = flags();
 const [gwA, gwB] = (gateways || "").split(",");
@@ -21,14 +21,7 @@ run(
       openDemo(browser, "erin@dev2", gwB, room, "erin"),
     ]);
     const detail = () => allStates(tabs);
-    for (const t of tabs) {
-      const s = await eventually(async () => {
-        const s = await demoState(t);
-        return s.joined && s.sid ? s : null;
-      }, 20000, `${t.label} to join ${room}`, { detail });
-      t.sid = s.sid;
-      log(`${t.label} joined as ${t.sid}`);
-    }
+    await waitJoined(tabs, room);
 
     // Watch for the whole window: any peer, roster entry or reconnect fails.
     const until = Date.now() + observeMs;

@@ -161,6 +161,20 @@ export async function allStates(tabs) {
  * Runs body under a global deadline, closes the browser, prints PASS or
  * FAIL and exits 0 or 1.
  */
+// waitJoined waits until every tab has joined room and records its socket
+// id on the tab.
+export async function waitJoined(tabs, room) {
+  const detail = () => allStates(tabs);
+  for (const t of tabs) {
+    const s = await eventually(async () => {
+      const s = await demoState(t);
+      return s.joined && s.sid ? s : null;
+    }, 20000, `${t.label} to join ${room}`, { detail });
+    t.sid = s.sid;
+    log(`${t.label} joined as ${t.sid}`);
+  }
+}
+
 export function run(name, body, timeoutMs) {
   const started = Date.now();
   let browser = null;

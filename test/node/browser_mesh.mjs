@@ -24,7 +24,7 @@
 //
 // Usage: node browser_mesh.mjs --gateways=http://A,http://B --room=ROOM
 
-import { allStates, askGo, check, demoState, eventually, flags, log, openDemo, run } from "./browser_lib.mjs";
+import { allStates, askGo, check, demoState, eventually, flags, log, openDemo, run, waitJoined } from "./browser_lib.mjs";
 
 const { gateways, room } = flags();
 const [gwA, gwB] = (gateways || "").split(",");
@@ -42,14 +42,7 @@ run(
     const detail = () => allStates(tabs);
 
     // 1. Joined.
-    for (const t of tabs) {
-      const s = await eventually(async () => {
-        const s = await demoState(t);
-        return s.joined && s.sid ? s : null;
-      }, 20000, `${t.label} to join ${room}`, { detail });
-      t.sid = s.sid;
-      log(`${t.label} joined as ${t.sid}`);
-    }
+    await waitJoined(tabs, room);
     const others = (t) => tabs.filter((o) => o !== t);
 
     // videoFlows waits until every listed connection (tab t receiving from

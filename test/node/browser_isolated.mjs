@@ -6,7 +6,7 @@
 //
 // Usage: node browser_isolated.mjs --gateways=http://A,http://B --room=ROOM [--observe-ms=5000]
 
-import { allStates, check, demoState, eventually, flags, log, openDemo, run, waitJoined } from "./browser_lib.mjs";
+import { check, demoState, eventually, flags, log, openDemo, run, waitJoined } from "./browser_lib.mjs";
 
 const { gateways, room, "observe-ms": observe = "5000" } = flags();
 const [gwA, gwB] = (gateways || "").split(",");
@@ -20,7 +20,6 @@ run(
       openDemo(browser, "dave@dev1", gwA, room, "dave"),
       openDemo(browser, "erin@dev2", gwB, room, "erin"),
     ]);
-    const detail = () => allStates(tabs);
     await waitJoined(tabs, room);
 
     // Watch for the whole window: any peer, roster entry or reconnect fails.

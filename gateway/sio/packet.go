@@ -47,6 +47,16 @@ type Packet struct {
 	HasID       bool
 	Attachments int
 	Data        json.RawMessage
+
+	// For events and acks, Decode splits Data once: elems are its
+	// elements (byte-exact) and name is an event's name.
+	elems []json.RawMessage
+	name  string
+}
+
+// carriesArray reports whether the packet type's payload is an array.
+func (t PacketType) carriesArray() bool {
+	return t == PacketEvent || t == PacketBinaryEvent || t == PacketAck || t == PacketBinaryAck
 }
 
 // binary reports whether the packet type carries attachments.
@@ -100,7 +110,15 @@ func Decode(b []byte) (Packet, error) {
 	}
 	if i < len(b) {
 		p.Data = json.RawMessage(b[i:])
-		if !json.Valid(p.Data) {
+		if p.Type.carriesArray() {
+			// One pass validates the payload and splits it.
+			if firstByte(p.Data) != '[' {
+				return p, fmt.Errorf("%w: payload must be an array", ErrInvalidPacket)
+			}
+			if err := json.Unmarshal(p.Data, &p.elems); err != nil {
+				return p, fmt.Errorf("%w: payload is not JSON", ErrInvalidPacket)
+			}
+		} else if !json.Valid(p.Data) {
 			return p, fmt.Errorf("%w: payload is not JSON", ErrInvalidPacket)
 		}
 	}
@@ -131,13 +149,17 @@ func checkShape(p *Packet) error {
 		if first != '[' {
 			return bad("event payload must be an array")
 		}
-		name, err := eventName(p.Data)
+		if len(p.elems) == 0 {
+			return bad("empty event array")
+		}
+		name, err := eventName(p.elems[0])
 		if err != nil {
 			return err
 		}
 		if reservedEvents[name] {
 			return bad("reserved event name")
 		}
+		p.name = name
 	case PacketAck, PacketBinaryAck:
 		if first != '[' {
 			return bad("ack payload must be an array")
@@ -161,37 +183,20 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
-// eventName returns the first element of an event array, which must be a
+// eventName decodes an event array's first element, which must be a
 // string or a number (numbers are returned in their JSON spelling).
-func eventName(data json.RawMessage) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '['
-		return "", fmt.Errorf("%w: %v", ErrInvalidPacket, err)
-	}
-	if !dec.More() {
-		return "", fmt.Errorf("%w: empty event array", ErrInvalidPacket)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidPacket, err)
-	}
-	switch v := tok.(type) {
-	case string:
-		return v, nil
-	case json.Number:
-		return v.String(), nil
+func eventName(first json.RawMessage) (string, error) {
+	switch c := first[0]; {
+	case c == '"':
+		var name string
+		if err := json.Unmarshal(first, &name); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrInvalidPacket, err)
+		}
+		return name, nil
+	case c == '-' || c >= '0' && c <= '9':
+		return string(first), nil
 	}
 	return "", fmt.Errorf("%w: event name must be a string or a number", ErrInvalidPacket)
-}
-
-// splitArray splits a JSON array into its elements, each kept byte-exact.
-func splitArray(data json.RawMessage) ([]json.RawMessage, error) {
-	var elems []json.RawMessage
-	if err := json.Unmarshal(data, &elems); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidPacket, err)
-	}
-	return elems, nil
 }
 
 // appendHeader appends the packet prefix: type, attachments, namespace and

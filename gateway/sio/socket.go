@@ -213,23 +213,11 @@ func (s *Socket) takeAck(id int64) *pendingAck {
 }
 
 func (s *Socket) onEvent(pkt Packet, atts [][]byte) {
-	elems, err := splitArray(pkt.Data)
-	if err != nil || len(elems) == 0 {
-		s.conn.eio.Abort(eio.ReasonParseError)
-		return
-	}
-	name := string(elems[0])
-	if name[0] == '"' {
-		if err := json.Unmarshal(elems[0], &name); err != nil {
-			s.conn.eio.Abort(eio.ReasonParseError)
-			return
-		}
-	}
-	h := s.ns.handler(name)
+	h := s.ns.handler(pkt.name)
 	if h == nil {
 		return
 	}
-	h(s, &Event{Name: name, Args: elems[1:], Attachments: atts, sock: s, id: pkt.ID, hasAck: pkt.HasID})
+	h(s, &Event{Name: pkt.name, Args: pkt.elems[1:], Attachments: atts, sock: s, id: pkt.ID, hasAck: pkt.HasID})
 }
 
 func (s *Socket) onAck(pkt Packet, atts [][]byte) {
@@ -242,12 +230,7 @@ func (s *Socket) onAck(pkt Packet, atts [][]byte) {
 		return // unknown or late ack ids are ignored
 	}
 	pa.timer.Stop()
-	args, err := splitArray(pkt.Data)
-	if err != nil {
-		s.conn.eio.Abort(eio.ReasonParseError)
-		return
-	}
-	pa.fn(args, atts, nil)
+	pa.fn(pkt.elems, atts, nil)
 }
 
 // Event is an event received from a client.

@@ -118,16 +118,27 @@ func (o *object) encode(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		kb, _ := json.Marshal(k)
-		dst = append(dst, kb...)
+		dst = appendString(dst, k)
 		dst = append(dst, ':')
 		dst = append(dst, o.vals[i]...)
 	}
 	return append(dst, '}')
 }
 
-// jsonString encodes s as a JSON string.
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
+// appendString appends s as a JSON string. Member names and socket ids
+// are nearly always plain ASCII ("source", "target", "data"), written
+// directly; anything else goes through the encoder.
+func appendString(dst []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			kb, _ := json.Marshal(k)
+			return append(dst, kb...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, k...)
+	return append(dst, '"')
 }
+
+// jsonString encodes s as a JSON string.
+func jsonString(s string) json.RawMessage { return appendString(nil, s) }

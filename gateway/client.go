@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,27 +81,37 @@ func (c *client) msgID() string {
 	return c.sid + "." + strconv.FormatUint(c.nextCmd, 10)
 }
 
-// addRoom records a join request. It returns the rooms the sockets record
-// must list, or nil when the record already lists the room.
-func (c *client) addRoom(key shared.RoomKey, id string) (record []string, ok bool) {
+// Reasons addRoom refuses a join.
+var (
+	errClientClosed = errors.New("gateway: socket closed")
+	errTooManyRooms = errors.New("gateway: too many rooms for one socket")
+)
+
+// addRoom records a join request; a room the socket has not asked for
+// yet is refused when it already asked for max. It returns the rooms the
+// sockets record must list, or nil when the record already lists the room.
+func (c *client) addRoom(key shared.RoomKey, id string, max int) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, false
+		return nil, errClientClosed
 	}
 	r := c.rooms[key]
 	if r == nil {
+		if len(c.rooms) >= max {
+			return nil, errTooManyRooms
+		}
 		r = &roomView{id: id, peers: map[string]struct{}{}}
 		c.rooms[key] = r
 	}
 	r.pending++
 	for _, r := range c.record {
 		if r == id {
-			return nil, true
+			return nil, nil
 		}
 	}
 	c.record = append(c.record, id)
-	return append([]string(nil), c.record...), true
+	return append([]string(nil), c.record...), nil
 }
 
 // dropRecordRoom undoes addRoom after its record could not be written.
@@ -122,12 +133,6 @@ func (c *client) inRoom(key shared.RoomKey) bool {
 	defer c.mu.Unlock()
 	_, ok := c.rooms[key]
 	return ok
-}
-
-func (c *client) roomCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.rooms)
 }
 
 // joinAnswered settles one pending join: a refusal forgets the room

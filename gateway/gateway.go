@@ -98,8 +98,6 @@ type Gateway struct {
 
 	clients clientTable
 	shards  []*shard
-
-	broadcast map[string]bool
 }
 
 type gatewayMetrics struct {
@@ -159,12 +157,11 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.Default()
 	}
 	g := &Gateway{
-		cfg:       cfg,
-		log:       cfg.Logger.With(shared.KeyComponent, "gateway"),
-		nc:        cfg.Conn,
-		mux:       http.NewServeMux(),
-		reg:       &metrics.Registry{},
-		broadcast: map[string]bool{},
+		cfg: cfg,
+		log: cfg.Logger.With(shared.KeyComponent, "gateway"),
+		nc:  cfg.Conn,
+		mux: http.NewServeMux(),
+		reg: &metrics.Registry{},
 	}
 	var err error
 	g.js, err = jetstream.New(cfg.Conn)
@@ -175,7 +172,6 @@ func New(cfg Config) (*Gateway, error) {
 		if reservedEvent(ev) {
 			return nil, fmt.Errorf("gateway: config: %q cannot be a broadcast event", ev)
 		}
-		g.broadcast[ev] = true
 	}
 	id := newGatewayID(cfg.Name)
 	g.id.Store(&id)

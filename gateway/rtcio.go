@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/rtcmesh/rtcmesh/gateway/sio"
+	"github.com/rtcmesh/rtcmesh/internal/metrics"
 	"github.com/rtcmesh/rtcmesh/shared"
 )
 
@@ -22,43 +24,33 @@ type Identity struct {
 func (g *Gateway) registerHandlers(ns *sio.Namespace) {
 	ns.OnConnect(g.onConnect)
 	ns.OnDisconnect(g.onDisconnect)
-	ns.On(shared.EventJoinRoom, g.withClient(g.onJoinRoom))
-	ns.On(shared.EventCheckRoom, g.withClient(g.onCheckRoom))
-	ns.On(shared.EventLeaveRoom, g.withClient(g.onLeaveRoom))
-	ns.On(shared.EventMediaState, g.withClient(g.onMediaState))
-	ns.On(shared.EventRTCMessage, g.withClient(g.onRTCMessage))
-	ns.On(shared.EventAskICE, g.withClient(g.onAskICE))
-	ns.OnAny(g.withClient(func(c *client, e *sio.Event) {
-		if g.broadcast[e.Name] {
-			g.onBroadcast(c, e)
-		}
-		// Any other event is ignored, as the reference server does.
-	}))
+	on := func(event string, fn func(*client, *sio.Event)) {
+		ns.On(event, g.withClient(g.m.events.With(event), fn))
+	}
+	on(shared.EventJoinRoom, g.onJoinRoom)
+	on(shared.EventCheckRoom, g.onCheckRoom)
+	on(shared.EventLeaveRoom, g.onLeaveRoom)
+	on(shared.EventMediaState, g.onMediaState)
+	on(shared.EventRTCMessage, g.onRTCMessage)
+	on(shared.EventAskICE, g.onAskICE)
+	for _, ev := range g.cfg.BroadcastEvents {
+		on(ev, g.onBroadcast)
+	}
+	// Any other event is counted and ignored, as the reference server does.
+	ns.OnAny(g.withClient(g.m.events.With("other"), func(*client, *sio.Event) {}))
 }
 
-// withClient resolves the socket's client and counts the event.
-func (g *Gateway) withClient(fn func(*client, *sio.Event)) sio.EventHandler {
+// withClient resolves the socket's client and counts the event on its
+// counter, resolved once at registration (the label stays bounded).
+func (g *Gateway) withClient(count *metrics.Counter, fn func(*client, *sio.Event)) sio.EventHandler {
 	return func(s *sio.Socket, e *sio.Event) {
 		c := g.clients.get(s.ID())
 		if c == nil {
 			return
 		}
-		g.m.events.With(metricEventName(e.Name, g.broadcast)).Inc()
+		count.Inc()
 		fn(c, e)
 	}
-}
-
-// metricEventName keeps the event label's cardinality bounded.
-func metricEventName(name string, broadcast map[string]bool) string {
-	switch name {
-	case shared.EventJoinRoom, shared.EventCheckRoom, shared.EventLeaveRoom, shared.EventMediaState,
-		shared.EventRTCMessage, shared.EventAskICE:
-		return name
-	}
-	if broadcast[name] {
-		return name
-	}
-	return "other"
 }
 
 func (g *Gateway) onConnect(s *sio.Socket) {
@@ -204,20 +196,19 @@ func (g *Gateway) onJoinRoom(c *client, e *sio.Event) {
 	if g.limited(c, true, e.Name) {
 		return
 	}
-	if !c.inRoom(key) && c.roomCount() >= g.cfg.MaxRoomsPerSocket {
+	record, err := c.addRoom(key, id, g.cfg.MaxRoomsPerSocket)
+	switch {
+	case errors.Is(err, errTooManyRooms):
 		g.joinError(c, shared.JoinForbidden, raw)
 		return
-	}
-	record, open := c.addRoom(key, id)
-	if !open {
+	case err != nil:
 		return
 	}
 	if record != nil {
 		// The record is written before the join is queued: if this gateway
 		// dies in between, the reaper still finds the socket.
 		rec := shared.SocketRecord{SID: c.sid, Gateway: g.ID(), UserID: c.userID, Rooms: record, Connected: time.Now().UTC()}
-		err := g.retry(context.Background(), func(ctx context.Context) error { return g.cfg.Registry.PutSocket(ctx, rec) })
-		if err != nil {
+		if err := g.retry(context.Background(), func(ctx context.Context) error { return g.cfg.Registry.PutSocket(ctx, rec) }); err != nil {
 			c.dropRecordRoom(key, id)
 			g.log.Warn("gateway: cannot record socket", shared.KeySID, c.sid, shared.KeyErr, err)
 			g.joinError(c, shared.JoinUnavailable, raw)

@@ -123,11 +123,19 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // upgraded WebSocket.
 func upgrade(t *testing.T, e *env, sid string) *eiotest.WS {
 	t.Helper()
+	ws := probe(t, e, sid)
+	ws.Send("5")
+	return ws
+}
+
+// probe opens the upgrade WebSocket for sid and completes the probe
+// ("2probe" answered with "3probe"), stopping before "5".
+func probe(t *testing.T, e *env, sid string) *eiotest.WS {
+	t.Helper()
 	ws := e.c.MustDial("EIO=4&transport=websocket&sid=" + sid)
 	ws.Send("2probe")
 	if f := ws.Read(2 * time.Second); f.Data != "3probe" {
 		t.Fatalf("probe answer = %q, want 3probe", f.Data)
 	}
-	ws.Send("5")
 	return ws
 }

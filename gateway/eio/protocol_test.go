@@ -287,11 +287,7 @@ func TestUpgradeNoops(t *testing.T) {
 	pending := make(chan string, 1)
 	go func() { _, b := e.c.Get(sid); pending <- b }()
 	eventually(t, 2*time.Second, "GET pending", func() bool { return e.srv.PendingPolls() == 1 })
-	ws := e.c.MustDial("EIO=4&transport=websocket&sid=" + sid)
-	ws.Send("2probe")
-	if f := ws.Read(time.Second); f.Data != "3probe" {
-		t.Fatalf("probe answer %q", f.Data)
-	}
+	ws := probe(t, e, sid)
 	if b := <-pending; b != "6" {
 		t.Fatalf("pending GET = %q, want noop", b)
 	}
@@ -370,11 +366,7 @@ func TestSecondWebSocket(t *testing.T) {
 func TestProbeFlushesQueue(t *testing.T) {
 	e := start(t, eio.Config{PingInterval: 5 * time.Second, PingTimeout: 5 * time.Second}, false)
 	sid := e.c.Open()
-	ws := e.c.MustDial("EIO=4&transport=websocket&sid=" + sid)
-	ws.Send("2probe")
-	if f := ws.Read(time.Second); f.Data != "3probe" {
-		t.Fatalf("probe answer %q", f.Data)
-	}
+	ws := probe(t, e, sid)
 	s := e.rec.session(sid)
 	for _, m := range []string{"a", "b", "c"} {
 		if err := s.Send(eio.TextMessage([]byte(m))); err != nil {
@@ -628,11 +620,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func TestCloseDuringUpgrade(t *testing.T) {
 	e := start(t, eio.Config{PingInterval: 5 * time.Second, PingTimeout: 5 * time.Second}, false)
 	sid := e.c.Open()
-	ws := e.c.MustDial("EIO=4&transport=websocket&sid=" + sid)
-	ws.Send("2probe")
-	if f := ws.Read(time.Second); f.Data != "3probe" {
-		t.Fatalf("probe answer %q", f.Data)
-	}
+	ws := probe(t, e, sid)
 	s := e.rec.session(sid)
 	_ = s.Send(eio.TextMessage([]byte("last words")))
 	s.Close()

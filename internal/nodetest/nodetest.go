@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,4 +94,19 @@ func (p *Proc) Wait() Result {
 	<-p.done
 	p.cancel()
 	return Result{Stdout: p.stdout.String(), Stderr: p.stderr.String(), Err: p.err}
+}
+
+// ScenarioOutput returns the part of a script's output that belongs to
+// one scenario: from its "=== scenario NAME" line to the next such line,
+// or everything when the scenario never started.
+func ScenarioOutput(out, name string) string {
+	start := strings.Index(out, "=== scenario "+name+"\n")
+	if start < 0 {
+		return out
+	}
+	rest := out[start+1:]
+	if end := strings.Index(rest, "\n=== scenario "); end >= 0 {
+		return out[start : start+1+end+1]
+	}
+	return out[start:]
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtcmesh/rtcmesh/internal/siotest"
@@ -138,4 +139,20 @@ func mustJoin(t *testing.T, url, room string) *siotest.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// jetStream connects to url (reconnecting through node failures) and
+// returns a JetStream context; the connection closes at cleanup.
+func jetStream(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }

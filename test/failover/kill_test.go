@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/rtcmesh/rtcmesh/internal/bintest"
 	"github.com/rtcmesh/rtcmesh/internal/siotest"
 	"github.com/rtcmesh/rtcmesh/internal/testutil"
@@ -42,16 +39,7 @@ func splitDeployment(t *testing.T) (string, []*bintest.Proc, []string, []*bintes
 
 func store(t *testing.T, natsURL string) *presence.Store {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := presence.Bind(context.Background(), js, nil)
+	st, err := presence.Bind(context.Background(), jetStream(t, natsURL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/rtcmesh/rtcmesh/internal/bintest"
 	"github.com/rtcmesh/rtcmesh/internal/natstest"
 	"github.com/rtcmesh/rtcmesh/internal/siotest"
@@ -59,15 +56,7 @@ func TestKilledNATSNodeProcesses(t *testing.T) {
 		before = append(before, c)
 	}
 
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, natsURL)
 	votes := leaderVotes(t, js)
 	victim := ""
 	for name := range nodes {

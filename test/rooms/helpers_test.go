@@ -147,7 +147,7 @@ func (s *script) waitLine(t *testing.T, timeout time.Duration, prefixes ...strin
 func (s *script) requirePass(t *testing.T, name string, timeout time.Duration) {
 	t.Helper()
 	line := s.waitLine(t, timeout, "SCENARIO PASS "+name+" ", "SCENARIO FAIL "+name+":")
-	out := scenarioOutput(s.output(), name)
+	out := nodetest.ScenarioOutput(s.output(), name)
 	if !strings.HasPrefix(line, "SCENARIO PASS ") {
 		t.Fatalf("scenario %s failed:\n%s", name, out)
 	}
@@ -180,20 +180,6 @@ func (s *script) wait(t *testing.T, timeout time.Duration) {
 	if s.err != nil {
 		t.Fatalf("rooms_scenarios.mjs: %v\nstdout:\n%s\nstderr:\n%s", s.err, s.out.String(), s.stderr.String())
 	}
-}
-
-// scenarioOutput returns the lines of one scenario (from its "=== scenario"
-// line to the next), or everything when it never started.
-func scenarioOutput(out, name string) string {
-	start := strings.Index(out, "=== scenario "+name+"\n")
-	if start < 0 {
-		return out
-	}
-	rest := out[start+1:]
-	if end := strings.Index(rest, "\n=== scenario "); end >= 0 {
-		return out[start : start+1+end+1]
-	}
-	return out[start:]
 }
 
 var resultRE = regexp.MustCompile(`(?m)^RESULT ([\w.-]+)=(.*)$`)

@@ -440,7 +440,7 @@ func TestStockClientFeatures(t *testing.T) {
 			ran := 0
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
-					out := scenarioOutput(r.Stdout, sc.name)
+					out := nodetest.ScenarioOutput(r.Stdout, sc.name)
 					if !strings.Contains(out, "SCENARIO PASS "+sc.name) {
 						t.Fatalf("client scenario did not pass (script: %v):\n%s\nstderr:\n%s", r.Err, out, r.Stderr)
 					}
@@ -458,21 +458,6 @@ func TestStockClientFeatures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scenarioOutput returns the part of a sio_features.mjs run that belongs
-// to one scenario (from its "=== scenario" line to the next), or the whole
-// output when that scenario never started.
-func scenarioOutput(out, name string) string {
-	start := strings.Index(out, "=== scenario "+name+"\n")
-	if start < 0 {
-		return out
-	}
-	rest := out[start+1:]
-	if end := strings.Index(rest, "\n=== scenario "); end >= 0 {
-		return out[start : start+1+end+1]
-	}
-	return out[start:]
 }
 
 // checkConnectTransport checks the transport the server saw when sid

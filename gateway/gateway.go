@@ -335,7 +335,7 @@ func (g *Gateway) shardFor(sid string) *shard {
 
 // deliver writes one NATS message to its socket.
 func (g *Gateway) deliver(msg *nats.Msg) {
-	sid := strings.TrimPrefix(msg.Subject, "sock.")
+	sid := shared.SockID(msg.Subject)
 	c := g.clients.get(sid)
 	if c == nil {
 		g.m.undeliverable.Inc()

@@ -213,7 +213,7 @@ func (s *Store) RefreshLease(ctx context.Context, lease shared.GatewayLease, rev
 	if err != nil {
 		return 0, err
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + shared.BucketGateways + "." + lease.ID, Data: data},
+	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: shared.KVSubject(shared.BucketGateways, lease.ID), Data: data},
 		jetstream.WithMsgTTL(ttl), jetstream.WithExpectLastSequencePerSubject(rev))
 	if err != nil {
 		var apiErr *jetstream.APIError

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -242,15 +241,14 @@ func (p *partition) commit(ctx context.Context, r *room, verb string, seq uint64
 
 // parseCommand decodes roomp.<partition>.<room>.<verb> and its body.
 func parseCommand(msg jetstream.Msg) (shared.RoomKey, string, *shared.Command, error) {
-	parts := strings.Split(msg.Subject(), ".")
-	if len(parts) != 4 || parts[0] != "roomp" {
-		return "", "", nil, fmt.Errorf("unexpected subject %q", msg.Subject())
-	}
-	key, id, err := shared.ParseRoomKey(parts[2])
+	token, verb, err := shared.ParseRoomPartitioned(msg.Subject())
 	if err != nil {
 		return "", "", nil, err
 	}
-	verb := parts[3]
+	key, id, err := shared.ParseRoomKey(token)
+	if err != nil {
+		return "", "", nil, err
+	}
 	switch verb {
 	case shared.VerbJoin, shared.VerbCheck, shared.VerbLeave, shared.VerbDisconnect, shared.VerbMedia, shared.VerbBroadcast:
 	default:

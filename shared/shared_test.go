@@ -66,6 +66,15 @@ func TestSubjectsMatchWildcards(t *testing.T) {
 			t.Fatalf("%q does not match %q", tc.subject, tc.wildcard)
 		}
 	}
+	if got := shared.SockID(shared.Sock("abc_1")); got != "abc_1" {
+		t.Fatalf("SockID = %q", got)
+	}
+	if tok, verb, err := shared.ParseRoomPartitioned("roomp.3." + string(key) + ".join"); err != nil || tok != string(key) || verb != "join" {
+		t.Fatalf("ParseRoomPartitioned = %q %q %v", tok, verb, err)
+	}
+	if _, _, err := shared.ParseRoomPartitioned(shared.RoomCmd(key, shared.VerbJoin)); err == nil {
+		t.Fatal("ParseRoomPartitioned accepted an unpartitioned subject")
+	}
 	room, sid, err := shared.SplitMemberKey(shared.MemberKey(key, "sock_1"))
 	if err != nil || room != key || sid != "sock_1" {
 		t.Fatalf("SplitMemberKey = %q %q %v", room, sid, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 )
 
 // Room command verbs: the last token of room.<room>.<verb>.
@@ -101,6 +102,23 @@ func GatewayAlive(id string) string { return "gw." + id + ".alive" }
 
 // Sock is the subject of everything addressed to one socket.
 func Sock(sid string) string { return "sock." + sid }
+
+// SockID returns the socket id of a Sock subject.
+func SockID(subject string) string { return strings.TrimPrefix(subject, "sock.") }
+
+// ParseRoomPartitioned splits a stored command subject,
+// roomp.<partition>.<room>.<verb>, into its room token and verb.
+func ParseRoomPartitioned(subject string) (room, verb string, err error) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 4 || parts[0] != "roomp" {
+		return "", "", fmt.Errorf("shared: not a partitioned room command subject: %q", subject)
+	}
+	return parts[2], parts[3], nil
+}
+
+// KVSubject is the subject that stores key in a KV bucket; publishing to
+// it directly lets a writer attach a per-message TTL (see GatewayLease).
+func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
 // Presence is the subject of a presence event.
 func Presence(room RoomKey, typ string) string { return "presence." + string(room) + "." + typ }

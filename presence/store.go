@@ -315,8 +315,8 @@ type entry[T any] struct {
 }
 
 // readAll reads the current values of the keys matching filter. Values
-// that do not decode are skipped and logged by the caller's absence; they
-// can only come from another program writing the bucket.
+// that do not decode are skipped: only another program writing the bucket
+// could have put them there.
 func readAll[T any](ctx context.Context, kv jetstream.KeyValue, filter string) (map[string]entry[T], error) {
 	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
 	if err != nil {

@@ -6,6 +6,7 @@
 
 GO       ?= go
 NODE_DIR := test/node
+BENCH_REF_DIR := bench/reference
 # Fuzz budgets are execution counts, not durations: Go 1.26's fuzz
 # coordinator can report a spurious "context deadline exceeded" when a
 # duration budget expires (golang/go#75804, fixed in Go 1.27).
@@ -19,17 +20,23 @@ FUZZ_TARGETS := \
 	./shared:FuzzRoomKey \
 	./gateway:FuzzParseObject
 
-.PHONY: test deps node-deps chromium vet unit fuzz build run
+.PHONY: test deps node-deps bench-deps chromium vet unit fuzz build run
 
 test: deps vet unit fuzz
 
-deps: node-deps chromium
+deps: node-deps bench-deps chromium
 
 # npm ci only when package.json or the lock file changed.
 node-deps: $(NODE_DIR)/node_modules/.package-lock.json
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: Node 20 and npm are required for the tests" >&2; exit 1; }
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+
+# The Node reference server that benchmarks compare against (bench/reference).
+bench-deps: $(BENCH_REF_DIR)/node_modules/.package-lock.json
+$(BENCH_REF_DIR)/node_modules/.package-lock.json: $(BENCH_REF_DIR)/package.json $(BENCH_REF_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: Node 20 and npm are required for the tests" >&2; exit 1; }
+	cd $(BENCH_REF_DIR) && npm ci --no-audit --no-fund
 
 chromium:
 	@./scripts/ensure-chromium.sh

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/rtcmesh/rtcmesh/internal/rlimit"
 )
 
 func main() {
@@ -35,7 +37,13 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RTCMESH_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"RTCMESH_LOG_FORMAT"}, Usage: "text or json"},
 		},
-		Before: setupLogging,
+		Before: func(c *cli.Context) error {
+			if err := setupLogging(c); err != nil {
+				return err
+			}
+			raiseFileLimit()
+			return nil
+		},
 		Commands: []*cli.Command{
 			devCommand(),
 			natsCommand(),
@@ -68,4 +76,15 @@ func setupLogging(c *cli.Context) error {
 	}
 	slog.SetDefault(slog.New(h))
 	return nil
+}
+
+// raiseFileLimit lifts the file descriptor soft limit to the hard limit:
+// every socket is a descriptor, for a gateway and for the load generator.
+func raiseFileLimit() {
+	soft, hard, err := rlimit.RaiseNoFile()
+	if err != nil {
+		slog.Warn("cannot raise the file descriptor limit", "soft", soft, "hard", hard, "err", err)
+		return
+	}
+	slog.Info("file descriptor limit", "soft", soft, "hard", hard)
 }

@@ -197,14 +197,3 @@ func conformanceCommand() *cli.Command {
 		},
 	}
 }
-
-func benchCommand() *cli.Command {
-	return &cli.Command{
-		Name:            "bench",
-		Usage:           "load generator speaking Socket.IO (not available yet)",
-		SkipFlagParsing: true,
-		Action: func(*cli.Context) error {
-			return errors.New("bench: not available yet; the load generator comes with the performance work (see docs/benchmarks.md)")
-		},
-	}
-}

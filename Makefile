@@ -20,7 +20,7 @@ FUZZ_TARGETS := \
 	./shared:FuzzRoomKey \
 	./gateway:FuzzParseObject
 
-.PHONY: test deps node-deps bench-deps chromium vet unit fuzz build run
+.PHONY: test deps node-deps bench-deps chromium vet unit fuzz build run bench
 
 test: deps vet unit fuzz
 
@@ -59,3 +59,9 @@ build:
 
 run:
 	$(GO) run ./cmd/rtcmesh dev
+
+# Every benchmark scenario against dev, split (1 and 2 gateways) and the
+# Node reference, then docs/benchmarks.md and its charts (20-40 minutes;
+# not part of test). Holds the machine-wide lock /tmp/rtcmesh-bench.lock.
+bench:
+	$(GO) run ./bench/suite -out docs/benchmarks.md -charts docs/bench

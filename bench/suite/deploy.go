@@ -200,9 +200,13 @@ func waitReady(ctx context.Context, p *proc, probe func(context.Context) error) 
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited before ready (%v): %s", p.name, p.err, p.logTail(10))
+			cause := p.err
+			if cause == nil {
+				cause = errors.New("exit status 0")
+			}
+			return fmt.Errorf("%s exited before ready (%w): %s", p.name, cause, p.logTail(10))
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w (last probe: %v)", p.name, ctx.Err(), last)
+			return fmt.Errorf("%s not ready: %w (last probe: %w)", p.name, ctx.Err(), last)
 		case <-tick.C:
 		}
 	}

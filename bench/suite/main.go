@@ -23,7 +23,9 @@
 // once would spoil each other's figures. The suite holds an exclusive
 // flock(2) on /tmp/rtcmesh-bench.lock for its whole run (waiting for it
 // first), and everyone running a server-plus-bench pair on this machine
-// must do the same, for example:
+// must do the same, for example (flock(1) passes the descriptor to its
+// command, so a server left running keeps the lock; the suite's own
+// descriptor is close-on-exec and never reaches its children):
 //
 //	flock /tmp/rtcmesh-bench.lock rtcmesh bench storm ...
 //
@@ -118,12 +120,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		}
 		return writeOutputs(res, f, log)
 	}
-	unlock, err := acquireLock(ctx, lockPath, log)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	res, err := runSuite(ctx, f, log)
+	res, err := runSuite(ctx, f, log, func(ctx context.Context) (func(), error) { return acquireLock(ctx, lockPath, log) })
 	if err != nil {
 		return err
 	}

@@ -131,8 +131,9 @@ func writeFanout(b *strings.Builder, res *Results) {
 	b.WriteString("## Room fanout\n\n")
 	fmt.Fprintf(b, "`rtcmesh bench fanout`: %s sockets in rooms of 4; the members send `media-state` and `chat-message` "+
 		"in turn, %s messages/s in total for %s, and every other member of the room must receive each one (3 deliveries "+
-		"per message). Latency is from the scheduled send time to each delivery.\n\n",
-		fmtInt(p.FanoutSockets), groupDigits(int64(p.FanoutRate)), p.Duration)
+		"per message). Latency is from the scheduled send time to each delivery. That is %.1f messages per socket per "+
+		"second, well under rtcmesh's per-socket room-event limit (`--room-event-rate`, 50/s).\n\n",
+		fmtInt(p.FanoutSockets), groupDigits(int64(p.FanoutRate)), p.Duration, p.FanoutRate/float64(max(p.FanoutSockets, 1)))
 	t := newTable("deployment", "sent/s>", "deliveries/s>", "delivered>", "p50>", "p90>", "p99>", "max>", "lost>", "violations", "errors")
 	var nodeLat *bench.Latency
 	var nodeRate *float64

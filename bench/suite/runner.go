@@ -18,12 +18,11 @@ import (
 // maxReport bounds a bench's stdout: one JSON report, a few kilobytes.
 const maxReport = 64 << 20
 
-// runSuite builds the binary, runs every planned case and the Go
-// benchmarks, and returns the results. It fails only when the suite
-// itself cannot go on (no binary, interrupted); a failed run is recorded
-// in its Run.
-func runSuite(ctx context.Context, f flags, log *slog.Logger) (*Results, error) {
-	started := time.Now()
+// runSuite builds the binary, takes the benchmark lock with lock, runs
+// every planned case and the Go benchmarks, and returns the results. It
+// fails only when the suite itself cannot go on (no binary, interrupted);
+// a failed run is recorded in its Run.
+func runSuite(ctx context.Context, f flags, log *slog.Logger, lock func(context.Context) (func(), error)) (*Results, error) {
 	soft, hard, err := raiseNoFile()
 	if err != nil {
 		log.Warn("cannot raise the file descriptor limit", "soft", soft, "hard", hard, "err", err)
@@ -46,17 +45,28 @@ func runSuite(ctx context.Context, f flags, log *slog.Logger) (*Results, error) 
 		defer os.RemoveAll(work)
 	}
 	e := &env{bin: filepath.Join(work, "rtcmesh"), node: node, repo: repo, work: work, log: log}
+	// Building and installing need no lock: they do not disturb a
+	// benchmark much, and the lock is held for less time.
+	if err := e.build(ctx); err != nil {
+		return nil, err
+	}
+	if err := ensureNodeModules(ctx, repo, log); err != nil {
+		return nil, err
+	}
+	unlock, err := lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	started := time.Now()
 	res := &Results{Schema: resultsSchema, Started: started.UTC(), Machine: machineInfo(ctx, repo),
 		Params: newParams(f.quick, hard, f.relayRate, f.fanoutRate), Build: "go build -o rtcmesh ./cmd/rtcmesh"}
 	res.Machine.FDSoft, res.Machine.FDHard = soft, hard
 	if f.only != nil {
 		res.Only = f.only.String()
 	}
-	if err := e.build(ctx); err != nil {
-		return nil, err
-	}
-	if err := ensureNodeModules(ctx, repo, log); err != nil {
-		return nil, err
+	if load, err := strconv.ParseFloat(strings.Fields(res.Machine.LoadAvg + " 0")[0], 64); err == nil && load > 0.5 {
+		log.Warn("the machine is busy: figures will be noisier", "load", res.Machine.LoadAvg)
 	}
 	cases := filter(res.Params.plan(), f.only)
 	for i, c := range cases {

@@ -61,7 +61,7 @@ run:
 	$(GO) run ./cmd/rtcmesh dev
 
 # Every benchmark scenario against dev, split (1 and 2 gateways) and the
-# Node reference, then docs/benchmarks.md and its charts (20-40 minutes;
+# Node reference, then docs/benchmarks.md and its charts (about 20 minutes;
 # not part of test). Holds the machine-wide lock /tmp/rtcmesh-bench.lock.
 bench:
 	$(GO) run ./bench/suite -out docs/benchmarks.md -charts docs/bench

@@ -2,7 +2,7 @@
 // against four deployments in one run and writes docs/benchmarks.md, SVG
 // charts and the raw JSON reports (results.json) from the results.
 //
-//	go run ./bench/suite -out docs/benchmarks.md -charts docs/bench    # make bench, 20–40 min
+//	go run ./bench/suite -out docs/benchmarks.md -charts docs/bench    # make bench, about 20 min
 //	go run ./bench/suite -quick -out /tmp/b.md -charts /tmp/b          # every scenario, small, a few minutes
 //	go run ./bench/suite -quick -only 'storm/.*/(dev|node)$' ...       # a subset, by run id
 //	go run ./bench/suite -from docs/bench/results.json ...             # rewrite the report only

@@ -94,7 +94,7 @@ func writeHeader(b *strings.Builder, res *Results, refs chartRefs) {
 		b.WriteString("\n\n")
 	}
 	b.WriteString("## How to reproduce\n\n```\n")
-	b.WriteString("make bench   # go run ./bench/suite -out docs/benchmarks.md -charts docs/bench (20–40 minutes)\n")
+	b.WriteString("make bench   # go run ./bench/suite -out docs/benchmarks.md -charts docs/bench (about 20 minutes on 2 cores)\n")
 	b.WriteString("go run ./bench/suite -quick -out /tmp/bench.md -charts /tmp/bench      # every scenario, shrunk: a few minutes\n")
 	b.WriteString("go run ./bench/suite -quick -only 'storm/.*/(dev|node)$' ...           # a subset, by run id\n")
 	b.WriteString("go run ./bench/suite -from docs/bench/results.json ...                  # rewrite this file from saved results\n")

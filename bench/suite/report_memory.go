@@ -89,13 +89,14 @@ func writeMemoryDeployment(b *strings.Builder, res *Results, d string) {
 			if len(rep.Memory.Processes) > 1 && pm.Name != "total" {
 				r = nil // ratios only for the whole deployment
 			}
-			settled := fmtKB(pm.SettledPerSocket)
+			settled, settleTime := fmtKB(pm.SettledPerSocket), fmtMS(pm.SettleMS)
 			if !pm.Settled {
 				settled += " (not settled)"
+				settleTime = "over " + res.Params.SettleTimeout // the bench reports 0 then
 			}
 			t.add(fmtInt(n), pm.Name, fmtMB(float64(pm.BaselineBytes)), fmtMB(float64(pm.SettledBytes)),
 				fmtKB(pm.ConnectedPerSocket), fmtKB(pm.JoinedPerSocket), withRatio(settled, pm.SettledPerSocket, r),
-				fmtMS(pm.SettleMS), groupDigits(rep.Connect.Connected), countsCell(rep.Errors))
+				settleTime, groupDigits(rep.Connect.Connected), countsCell(rep.Errors))
 		}
 	}
 	b.WriteString(t.String() + "\n")
@@ -110,7 +111,7 @@ func writeBig(b *strings.Builder, res *Results) {
 	fmt.Fprintf(b, "## %s sockets on dev\n\n", fmtInt(p.BigSockets))
 	fmt.Fprintf(b, "`rtcmesh bench hold --sockets %d --source %s` against `dev`: the bench spreads its sockets over %s "+
 		"and over worker processes, but the `dev` process must hold every one of them, and its descriptor limit is %s. "+
-		"So this run cannot succeed on this machine: the sockets beyond the limit are refused or time out. It uses a 10 s "+
+		"So this run cannot succeed on this machine: the sockets beyond the limit cannot be accepted and time out. It uses a 10 s "+
 		"connect timeout and no retries so that those failures take minutes, not hours; what follows is what it measured.\n\n",
 		p.BigSockets, p.BigSources, p.BigSources, groupDigits(int64(p.FDHardLimit)))
 	r := res.run(id)
@@ -129,7 +130,11 @@ func writeBig(b *strings.Builder, res *Results) {
 		groupDigits(rep.Connect.Failed)))
 	t.add("connect phase", fmt.Sprintf("%s, %s", fmtMS(rep.Connect.DurationMS), fmtRate(rep.Connect.PerSec)))
 	if j := rep.Join; j != nil {
-		t.add("sockets joined", fmt.Sprintf("%s (%s failed), join phase %s", groupDigits(j.Joined), groupDigits(j.Failed), fmtMS(j.DurationMS)))
+		joined := fmt.Sprintf("%s (%s failed)", groupDigits(j.Joined), groupDigits(j.Failed))
+		if j.Joined > 0 {
+			joined += ", join phase " + fmtMS(j.DurationMS)
+		}
+		t.add("sockets joined", joined)
 	}
 	if m := rep.Memory; m != nil {
 		t.add("dev VmRSS settled", fmt.Sprintf("%s (%s per connected socket%s)", fmtMB(float64(m.Total.SettledBytes)),

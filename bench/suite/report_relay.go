@@ -79,8 +79,9 @@ func writeSaturate(b *strings.Builder, res *Results, refs chartRefs) {
 	b.WriteString("## Relay saturation\n\n")
 	fmt.Fprintf(b, "`rtcmesh bench relay --saturate`: %s sockets in pairs; the offered rate starts at 1,000 round trips/s "+
 		"and grows ×1.5 every %s step until a step fails: achieved < 90 %% of offered, p99 > 250 ms, or more than 0.1 %% "+
-		"lost. Saturation is the best achieved rate of a passing step. dev and split-1gw relay through one gateway; "+
-		"split-2gw's pairs cross between two.\n\n", fmtInt(p.SaturateSockets), p.SaturateStep)
+		"lost. Saturation is the best achieved rate of a passing step, so it is resolved to one ×1.5 step: the true "+
+		"saturation lies between the last passing step and the failing one, and two deployments that fail at the same "+
+		"step show the same figure. dev and split-1gw relay through one gateway; split-2gw's pairs cross between two.\n\n", fmtInt(p.SaturateSockets), p.SaturateStep)
 	t := newTable("deployment", "saturation round trips/s>", "relayed messages/s>", "steps>", "last step")
 	var nodeSat *float64
 	if rep := res.report(caseID(groupSaturate, p.SaturateSockets, depNode)); rep != nil && rep.Relay != nil {

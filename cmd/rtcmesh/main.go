@@ -20,23 +20,39 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newApp().RunContext(ctx, os.Args); err != nil {
+	bgctx, cancel := context.WithCancel(ctx)
+	bg := &background{ctx: bgctx}
+	app := newApp()
+	setup := app.Before
+	app.Before = func(c *cli.Context) error {
+		if err := setup(c); err != nil {
+			return err
+		}
+		tuneMemory(c, bg)
+		return nil
+	}
+	err := app.RunContext(ctx, os.Args)
+	cancel()
+	bg.wg.Wait()
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "rtcmesh:", err)
 		os.Exit(1)
 	}
 }
 
+// newApp builds the command tree. main adds the memory tuning of the
+// server commands, whose trimmer it owns.
 func newApp() *cli.App {
 	return &cli.App{
 		Name:  "rtcmesh",
 		Usage: "NATS-backed signaling and presence mesh for rtc.io",
 		Description: "rtcmesh speaks the Socket.IO protocol to unmodified rtc.io clients and keeps rooms,\n" +
 			"rosters and presence in NATS JetStream, so rooms span any number of gateways.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RTCMESH_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"RTCMESH_LOG_FORMAT"}, Usage: "text or json"},
-		},
+		}, memoryFlags()...),
 		Before: func(c *cli.Context) error {
 			if err := setupLogging(c); err != nil {
 				return err

@@ -15,6 +15,13 @@ const (
 	VerbDisconnect = "disconnect"
 	VerbMedia      = "media"
 	VerbBroadcast  = "broadcast"
+	// VerbResume brings back a member whose transport dropped (a
+	// disconnect with ReasonTransport, or its gateway lost): sent by the
+	// gateway that now holds the socket, after a connection state recovery
+	// or a gateway's return. Within the grace window it cancels the
+	// pending departure without a word to the room; after it, the room
+	// service treats it as a join.
+	VerbResume = "resume"
 )
 
 // Subjects, streams and buckets. Nothing outside this file spells them.

@@ -92,8 +92,13 @@ const (
 
 // Reasons a member left a room.
 const (
-	ReasonLeave       = "leave"        // leave-room
-	ReasonDisconnect  = "disconnect"   // the socket disconnected
+	ReasonLeave      = "leave"      // leave-room
+	ReasonDisconnect = "disconnect" // the client disconnected the socket itself: not recoverable
+	// ReasonTransport: the socket's transport dropped (closed, failed, ping
+	// timeout) and it may be recovered. The room sends #rtcio:peer-left at
+	// once and user-disconnected plus the presence leave only when the
+	// grace window ends without a VerbResume.
+	ReasonTransport   = "transport"
 	ReasonGatewayLost = "gateway-lost" // the gateway's lease expired
 	ReasonStale       = "stale"        // found by anti-entropy: no live socket behind the member
 )

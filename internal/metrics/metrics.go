@@ -1,148 +1,165 @@
-// Package metrics is a small Prometheus text-format registry: counters,
-// labelled counters and gauges read at scrape time. It covers what the
-// gateways and the room service export without pulling in a client
-// library.
+// Package metrics is rtcmesh's seam over the Prometheus client library
+// (github.com/prometheus/client_golang): the services declare counters,
+// one-label counters, latency histograms and scrape-time gauges through
+// it, and serve a Registry with Handler. It keeps the services' metric
+// code short and the label sets bounded (one label, values chosen by the
+// code, never by a client).
 package metrics
 
 import (
-	"fmt"
-	"io"
 	"net/http"
-	"sort"
-	"strings"
 	"sync"
-	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
-// Registry holds metrics in registration order.
+// Registry holds a service's metrics. The zero value is ready to use.
 type Registry struct {
-	mu    sync.Mutex
-	items []item
+	once sync.Once
+	r    *prometheus.Registry
 }
 
-type item interface {
-	write(w io.Writer)
+func (r *Registry) reg() *prometheus.Registry {
+	r.once.Do(func() { r.r = prometheus.NewRegistry() })
+	return r.r
+}
+
+// Gatherer exposes the registry to the Prometheus library, for serving
+// several registries on one endpoint (prometheus.Gatherers).
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg() }
+
+// RegisterRuntime adds the Go runtime and process collectors (GC, heap,
+// goroutines, RSS, file descriptors). Call it once per process, on the
+// registry that process serves.
+func (r *Registry) RegisterRuntime() {
+	r.reg().MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (r *Registry) Handler() http.Handler { return HandlerFor(r) }
+
+// HandlerFor serves several registries on one endpoint, as `rtcmesh dev`
+// does for its gateway and room service. Metric names must not collide.
+func HandlerFor(regs ...*Registry) http.Handler {
+	gs := make(prometheus.Gatherers, len(regs))
+	for i, r := range regs {
+		gs[i] = r.reg()
+	}
+	return promhttp.HandlerFor(gs, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Counter is a monotonically increasing count.
-type Counter struct {
-	v atomic.Int64
-}
+type Counter struct{ c prometheus.Counter }
 
-// Add adds n.
-func (c *Counter) Add(n int64) { c.v.Add(n) }
+// Add adds n (n >= 0).
+func (c *Counter) Add(n int64) { c.c.Add(float64(n)) }
 
 // Inc adds one.
-func (c *Counter) Inc() { c.v.Add(1) }
+func (c *Counter) Inc() { c.c.Inc() }
 
-// Value returns the count.
-func (c *Counter) Value() int64 { return c.v.Load() }
-
-type counterItem struct {
-	name, help string
-	c          *Counter
-}
-
-func (i *counterItem) write(w io.Writer) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", i.name, i.help, i.name, i.name, i.c.Value())
+// Value returns the count (for tests and logs).
+func (c *Counter) Value() int64 {
+	var m dto.Metric
+	if err := c.c.Write(&m); err != nil {
+		return 0
+	}
+	return int64(m.GetCounter().GetValue())
 }
 
 // Counter registers a counter.
 func (r *Registry) Counter(name, help string) *Counter {
-	c := &Counter{}
-	r.add(&counterItem{name, help, c})
-	return c
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	r.reg().MustRegister(c)
+	return &Counter{c: c}
 }
 
 // CounterVec is a counter per value of one label.
 type CounterVec struct {
-	name, help, label string
-	mu                sync.RWMutex
-	m                 map[string]*Counter
+	v     *prometheus.CounterVec
+	cache sync.Map // label value -> *Counter
 }
 
-// With returns the counter for a label value.
+// With returns the counter for a label value. Resolve it once where the
+// value is fixed; the lookup is cached either way.
 func (v *CounterVec) With(value string) *Counter {
-	v.mu.RLock()
-	c, ok := v.m[value]
-	v.mu.RUnlock()
-	if ok {
-		return c
+	if c, ok := v.cache.Load(value); ok {
+		return c.(*Counter)
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if c, ok = v.m[value]; !ok {
-		c = &Counter{}
-		v.m[value] = c
-	}
-	return c
+	c, _ := v.cache.LoadOrStore(value, &Counter{c: v.v.WithLabelValues(value)})
+	return c.(*Counter)
 }
 
-func (v *CounterVec) write(w io.Writer) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", v.name, v.help, v.name)
-	v.mu.RLock()
-	keys := make([]string, 0, len(v.m))
-	for k := range v.m {
-		keys = append(keys, k)
-	}
-	v.mu.RUnlock()
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s{%s=\"%s\"} %d\n", v.name, v.label, escape(k), v.With(k).Value())
-	}
-}
-
-// CounterVec registers a labelled counter.
+// CounterVec registers a counter with one label.
 func (r *Registry) CounterVec(name, help, label string) *CounterVec {
-	v := &CounterVec{name: name, help: help, label: label, m: map[string]*Counter{}}
-	r.add(v)
-	return v
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+	r.reg().MustRegister(v)
+	return &CounterVec{v: v}
 }
 
-type funcItem struct {
-	name, help, kind string
-	fn               func() float64
+// LatencyBuckets span 100µs to 10s, for signaling latencies: a relay on
+// one machine takes well under a millisecond, a command write during a
+// JetStream leader election several seconds.
+var LatencyBuckets = prometheus.ExponentialBucketsRange(0.0001, 10, 16)
+
+// Histogram observes durations, in seconds.
+type Histogram struct{ h prometheus.Observer }
+
+// Observe records one duration.
+func (h *Histogram) Observe(d time.Duration) { h.h.Observe(d.Seconds()) }
+
+// Since records the time since start.
+func (h *Histogram) Since(start time.Time) { h.h.Observe(time.Since(start).Seconds()) }
+
+// Histogram registers a latency histogram (LatencyBuckets when buckets is
+// nil). Its name should end in _seconds.
+func (r *Registry) Histogram(name, help string, buckets []float64) *Histogram {
+	if buckets == nil {
+		buckets = LatencyBuckets
+	}
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	r.reg().MustRegister(h)
+	return &Histogram{h: h}
 }
 
-func (g *funcItem) write(w io.Writer) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", g.name, g.help, g.name, g.kind, g.name, g.fn())
+// HistogramVec is a latency histogram per value of one label.
+type HistogramVec struct {
+	v     *prometheus.HistogramVec
+	cache sync.Map // label value -> *Histogram
+}
+
+// With returns the histogram for a label value.
+func (v *HistogramVec) With(value string) *Histogram {
+	if h, ok := v.cache.Load(value); ok {
+		return h.(*Histogram)
+	}
+	h, _ := v.cache.LoadOrStore(value, &Histogram{h: v.v.WithLabelValues(value)})
+	return h.(*Histogram)
+}
+
+// HistogramVec registers a latency histogram with one label.
+func (r *Registry) HistogramVec(name, help, label string, buckets []float64) *HistogramVec {
+	if buckets == nil {
+		buckets = LatencyBuckets
+	}
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, []string{label})
+	r.reg().MustRegister(v)
+	return &HistogramVec{v: v}
 }
 
 // GaugeFunc registers a gauge computed at scrape time.
 func (r *Registry) GaugeFunc(name, help string, fn func() float64) {
-	r.add(&funcItem{name, help, "gauge", fn})
+	r.reg().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
 }
 
 // CounterFunc registers a counter read at scrape time from a value kept
 // elsewhere.
 func (r *Registry) CounterFunc(name, help string, fn func() float64) {
-	r.add(&funcItem{name, help, "counter", fn})
-}
-
-func (r *Registry) add(i item) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.items = append(r.items, i)
-}
-
-// Write writes every metric in the text exposition format.
-func (r *Registry) Write(w io.Writer) {
-	r.mu.Lock()
-	items := append([]item(nil), r.items...)
-	r.mu.Unlock()
-	for _, i := range items {
-		i.write(w)
-	}
-}
-
-// Handler serves the registry.
-func (r *Registry) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		r.Write(w)
-	})
-}
-
-func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+	r.reg().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
 }

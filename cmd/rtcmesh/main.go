@@ -53,6 +53,7 @@ func newApp() *cli.App {
 			roomsCommand(),
 			conformanceCommand(),
 			benchCommand(),
+			tokenCommand(),
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rtcmesh/rtcmesh/shared"
@@ -75,6 +76,8 @@ func ParseRooms(patterns []string) (Rooms, error) {
 			r.exact = append(r.exact, p)
 		}
 	}
+	// The lists live as long as the socket: drop append's spare capacity.
+	r.exact, r.prefixes = slices.Clip(r.exact), slices.Clip(r.prefixes)
 	return r, nil
 }
 

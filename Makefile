@@ -18,7 +18,8 @@ FUZZ_TARGETS := \
 	./gateway/eio:FuzzDecodeText \
 	./gateway/sio:FuzzDecode \
 	./shared:FuzzRoomKey \
-	./gateway:FuzzParseObject
+	./gateway:FuzzParseObject \
+	./gateway/auth:FuzzMiddleware
 
 .PHONY: test deps node-deps bench-deps chromium vet unit fuzz build run bench
 

@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtcmesh/rtcmesh/gateway/auth"
 	"github.com/rtcmesh/rtcmesh/gateway/eio"
 	"github.com/rtcmesh/rtcmesh/gateway/sio"
 	"github.com/rtcmesh/rtcmesh/internal/httpserve"
@@ -76,6 +77,8 @@ type Config struct {
 	TURNSecret string
 	TURNURLs   []string
 	TURNTTL    time.Duration
+	// Auth, when set, requires a valid JWT in every CONNECT (auth.token).
+	Auth *auth.Verifier
 	// DisableDemo stops serving the demo page at "/".
 	DisableDemo bool
 	// Logger receives diagnostics (default slog.Default()).

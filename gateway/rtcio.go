@@ -13,15 +13,9 @@ import (
 	"github.com/rtcmesh/rtcmesh/shared"
 )
 
-// Identity is what an authentication middleware stores in
-// sio.Handshake.Data: a stable user id carried on commands and presence
-// events.
-type Identity struct {
-	UserID string
-}
-
 // registerHandlers wires the rtc.io events on a namespace.
 func (g *Gateway) registerHandlers(ns *sio.Namespace) {
+	g.useAuth(ns)
 	ns.OnConnect(g.onConnect)
 	ns.OnDisconnect(g.onDisconnect)
 	on := func(event string, fn func(*client, *sio.Event)) {
@@ -185,7 +179,9 @@ func (g *Gateway) onJoinRoom(c *client, e *sio.Event) {
 		return
 	}
 	var name *string
-	if n, present, isString := obj.str("name"); present {
+	if n := identity(c).Name; n != "" {
+		name = &n // the token's name claim wins over the client's
+	} else if n, present, isString := obj.str("name"); present {
 		if !isString || len(n) > shared.MaxNameBytes {
 			g.joinError(c, shared.JoinInvalidName, raw)
 			return
@@ -194,6 +190,10 @@ func (g *Gateway) onJoinRoom(c *client, e *sio.Event) {
 	}
 	password, _, _ := obj.str("password")
 	if g.limited(c, true, e.Name) {
+		return
+	}
+	if !g.roomAllowed(c, id) {
+		g.joinError(c, shared.JoinForbidden, raw)
 		return
 	}
 	record, err := c.addRoom(key, id, g.cfg.MaxRoomsPerSocket)
@@ -228,6 +228,10 @@ func (g *Gateway) onCheckRoom(c *client, e *sio.Event) {
 		return
 	}
 	if g.limited(c, true, e.Name) {
+		return
+	}
+	if !g.roomAllowed(c, id) {
+		g.joinError(c, shared.JoinForbidden, raw)
 		return
 	}
 	password, _, _ := obj.str("password")

@@ -102,6 +102,10 @@ func gatewayConfig(c *cli.Context) (gateway.Config, error) {
 	if c.Int64("max-payload") < 1024 {
 		return gateway.Config{}, fmt.Errorf("--max-payload must be at least 1024 bytes")
 	}
+	verifier, err := authVerifier(c)
+	if err != nil {
+		return gateway.Config{}, err
+	}
 	return gateway.Config{
 		Addr: listenAddr(c.String("addr")),
 		Name: c.String("gateway-name"),
@@ -122,6 +126,7 @@ func gatewayConfig(c *cli.Context) (gateway.Config, error) {
 		TURNURLs:          splitList(c.String("turn-urls")),
 		TURNTTL:           c.Duration("turn-ttl"),
 		DisableDemo:       c.Bool("no-demo"),
+		Auth:              verifier,
 	}, nil
 }
 

@@ -69,6 +69,7 @@ func newApp() *cli.App {
 			roomsCommand(),
 			conformanceCommand(),
 			benchCommand(),
+			tokenCommand(),
 		},
 	}
 }

@@ -42,7 +42,7 @@ func devCommand() *cli.Command {
 			addrFlag(":3001"),
 			&cli.StringFlag{Name: "nats-addr", Value: "127.0.0.1:4222", EnvVars: []string{"RTCMESH_NATS_ADDR"}, Usage: "listen address of the embedded NATS server"},
 			&cli.StringFlag{Name: "store", EnvVars: []string{"RTCMESH_STORE"}, Usage: "JetStream store directory (default: a temporary directory)"},
-		}, gatewayFlags(), roomsvcFlags(), provisionFlags()),
+		}, gatewayFlags(), authFlags(), roomsvcFlags(), provisionFlags()),
 		Action: devAction,
 	}
 }
@@ -156,7 +156,7 @@ func gatewayCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gateway",
 		Usage: "run a gateway: Socket.IO for rtc.io clients on --addr, bridged to NATS",
-		Flags: flags([]cli.Flag{natsURLFlag(true), addrFlag(":3001")}, gatewayFlags(), provisionFlags()),
+		Flags: flags([]cli.Flag{natsURLFlag(true), addrFlag(":3001")}, gatewayFlags(), authFlags(), provisionFlags()),
 		Action: func(c *cli.Context) error {
 			gcfg, err := gatewayConfig(c)
 			if err != nil {

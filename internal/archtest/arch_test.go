@@ -41,6 +41,9 @@ func TestImportRules(t *testing.T) {
 		{pkg: module + "/roomsvc", forbidden: []string{"/gateway", "/presence", "/cmd"}},
 		{pkg: module + "/gateway", forbidden: []string{"/roomsvc", "/presence", "/cmd"}},
 		{pkg: module + "/presence", forbidden: []string{"/gateway", "/roomsvc", "/cmd"}},
+		// Token verification is pure logic over sio's handshake: no NATS,
+		// no service state.
+		{pkg: module + "/gateway/auth", forbidden: []string{"/roomsvc", "/presence", "/cmd", "/internal/natsclient", "/internal/metrics"}},
 		// The load generator drives any socket.io server over the wire;
 		// it may use shared for event names, never a service's internals.
 		{pkg: module + "/bench", forbidden: []string{"/gateway", "/roomsvc", "/presence", "/cmd"}},

@@ -16,6 +16,7 @@ FUZZTIME ?= 50000x
 FUZZ_TARGETS := \
 	./gateway/eio:FuzzDecodePayload \
 	./gateway/eio:FuzzDecodeText \
+	./gateway/eio:FuzzClientAddr \
 	./gateway/sio:FuzzDecode \
 	./shared:FuzzRoomKey \
 	./gateway:FuzzParseObject \

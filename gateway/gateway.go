@@ -111,6 +111,7 @@ type gatewayMetrics struct {
 	delivered     *metrics.Counter
 	duplicates    *metrics.Counter
 	undeliverable *metrics.Counter
+	dispatch      dispatchMetrics
 	rateLimited   *metrics.Counter
 	leaseLost     *metrics.Counter
 }
@@ -189,6 +190,8 @@ func New(cfg Config) (*Gateway, error) {
 	if ecfg.Logger == nil {
 		ecfg.Logger = cfg.Logger
 	}
+	ecfg.Counters = g.engineCounters()
+	g.watchSlowConsumers()
 	srv, err := sio.New(sio.Config{Engine: ecfg, ConnectTimeout: cfg.ConnectTimeout, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -304,59 +307,6 @@ func newGatewayID(name string) string {
 	return name + "-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// dispatchShards and shardQueue size the NATS-to-socket dispatch: enough
-// shards to spread the work, each with a deep channel so that a burst
-// never overflows into nats.go's slow-consumer drop. Dispatch itself never
-// blocks (a socket whose queue is full is disconnected instead).
-const (
-	dispatchShards = 16
-	shardQueue     = 8192
-)
-
-// shard delivers the messages of the sockets hashed to it, in order.
-type shard struct {
-	g  *Gateway
-	ch chan *nats.Msg
-}
-
-func (s *shard) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case msg := <-s.ch:
-			s.g.deliver(msg)
-		}
-	}
-}
-
-func (g *Gateway) shardFor(sid string) *shard {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(sid))
-	return g.shards[h.Sum32()%uint32(len(g.shards))]
-}
-
-// deliver writes one NATS message to its socket.
-func (g *Gateway) deliver(msg *nats.Msg) {
-	sid := shared.SockID(msg.Subject)
-	c := g.clients.get(sid)
-	if c == nil {
-		g.m.undeliverable.Inc()
-		return
-	}
-	if from := msg.Header.Get(shared.HeaderFrom); from != "" {
-		c.noteCorrespondent(from)
-	} else if msg.Header != nil && !c.observe(msg.Header) {
-		g.m.duplicates.Inc()
-		return
-	}
-	if err := c.sock.EmitRaw(msg.Data); err != nil {
-		g.m.undeliverable.Inc()
-		return
-	}
-	g.m.delivered.Inc()
-}
-
 // clientTable maps socket ids to clients, sharded to keep lock hold times
 // short under many concurrent connects.
 type clientTable struct {
@@ -433,6 +383,7 @@ func (g *Gateway) initMetrics() {
 	g.m.duplicates = r.Counter("rtcmesh_gateway_duplicates_total", "Room-service outputs dropped as repeats after a takeover.")
 	g.m.undeliverable = r.Counter("rtcmesh_gateway_undeliverable_total", "NATS messages for sockets that are gone or too slow.")
 	g.m.rateLimited = r.Counter("rtcmesh_gateway_rate_limited_total", "Client events dropped by the per-socket rate limits.")
+	g.initDispatchMetrics()
 	g.m.leaseLost = r.Counter("rtcmesh_gateway_lease_lost_total", "Times the gateway lost its lease and dropped its sockets.")
 	r.GaugeFunc("rtcmesh_gateway_sockets", "Connected rtc.io sockets.", func() float64 { return float64(g.clients.len()) })
 	r.GaugeFunc("rtcmesh_gateway_sessions", "Engine.IO sessions.", func() float64 { return float64(g.sio.Engine().Len()) })

@@ -60,6 +60,7 @@ func (e *env) startDeployment(ctx context.Context, name, id string) (_ *deployme
 		}
 		http := addr(ports[0])
 		if err := d.start(ctx, e, "dev", http, "dev", "--addr", http, "--nats-addr", addr(ports[1]),
+			"--max-connections-per-ip", "0", "--max-connections", "0", // every bench client comes from loopback
 			"--store", filepath.Join(dir, "store")); err != nil {
 			return nil, err
 		}
@@ -110,7 +111,8 @@ func (d *deployment) startSplit(ctx context.Context, e *env, gateways int) error
 		if gateways > 1 {
 			name += "-" + strconv.Itoa(i+1)
 		}
-		if err := d.start(ctx, e, name, a, "gateway", "--nats", natsURL, "--addr", a); err != nil {
+		if err := d.start(ctx, e, name, a, "gateway", "--nats", natsURL, "--addr", a,
+			"--max-connections-per-ip", "0", "--max-connections", "0"); err != nil {
 			return err
 		}
 		d.urls = append(d.urls, "http://"+a)

@@ -59,8 +59,26 @@ func gatewayFlags() []cli.Flag {
 		&cli.StringFlag{Name: "turn-urls", EnvVars: []string{"RTCMESH_TURN_URLS"}, Usage: "comma-separated stun:/turn:/turns: URLs returned by ask-ice"},
 		&cli.DurationFlag{Name: "turn-ttl", Value: 10 * time.Minute, EnvVars: []string{"RTCMESH_TURN_TTL"}, Usage: "lifetime of TURN credentials"},
 		&cli.BoolFlag{Name: "no-demo", EnvVars: []string{"RTCMESH_NO_DEMO"}, Usage: "do not serve the demo call page at /"},
+		&cli.IntFlag{Name: "max-connections", Value: defaultMaxConnections, EnvVars: []string{"RTCMESH_MAX_CONNECTIONS"},
+			Usage: "most Engine.IO sessions this gateway holds; more handshakes get HTTP 503; 0 disables"},
+		&cli.IntFlag{Name: "max-connections-per-ip", Value: defaultMaxConnectionsPerIP, EnvVars: []string{"RTCMESH_MAX_CONNECTIONS_PER_IP"},
+			Usage: "most Engine.IO sessions per client address (IPv6: per /64); more get HTTP 429; 0 disables"},
+		&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"RTCMESH_TRUSTED_PROXIES"},
+			Usage: "comma-separated CIDRs of proxies whose X-Forwarded-For names the client (empty: the TCP peer is the client)"},
 	}
 }
+
+// Connection caps. 100,000 is DESIGN.md's target for one machine: at the
+// gateway's ~5 KB per idle socket that is about 0.5 GB, and the cap turns
+// a reconnect storm beyond it (another gateway died) into clean 503s
+// instead of memory exhaustion. 256 per address leaves room for a large
+// office or carrier NAT, while one host cannot take the gateway's
+// capacity alone; deployments behind a proxy must set --trusted-proxies,
+// or every client counts as the proxy's address.
+const (
+	defaultMaxConnections      = 100000
+	defaultMaxConnectionsPerIP = 256
+)
 
 func roomsvcFlags() []cli.Flag {
 	return []cli.Flag{
@@ -106,14 +124,24 @@ func gatewayConfig(c *cli.Context) (gateway.Config, error) {
 	if err != nil {
 		return gateway.Config{}, err
 	}
+	if c.Int("max-connections") < 0 || c.Int("max-connections-per-ip") < 0 {
+		return gateway.Config{}, fmt.Errorf("--max-connections and --max-connections-per-ip must not be negative")
+	}
+	proxies, err := eio.ParseTrustedProxies(splitList(c.String("trusted-proxies")))
+	if err != nil {
+		return gateway.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	return gateway.Config{
 		Addr: listenAddr(c.String("addr")),
 		Name: c.String("gateway-name"),
 		Engine: eio.Config{
-			PingInterval:   c.Duration("ping-interval"),
-			PingTimeout:    c.Duration("ping-timeout"),
-			MaxPayload:     c.Int64("max-payload"),
-			AllowedOrigins: splitList(c.String("allowed-origins")),
+			PingInterval:        c.Duration("ping-interval"),
+			PingTimeout:         c.Duration("ping-timeout"),
+			MaxPayload:          c.Int64("max-payload"),
+			AllowedOrigins:      splitList(c.String("allowed-origins")),
+			MaxConnections:      c.Int("max-connections"),
+			MaxConnectionsPerIP: c.Int("max-connections-per-ip"),
+			TrustedProxies:      proxies,
 		},
 		LeaseTTL:          c.Duration("lease-ttl"),
 		BroadcastEvents:   splitList(c.String("broadcast-events")),

@@ -26,13 +26,26 @@ type recorder struct {
 	sessions map[string]*eio.Session
 	closed   map[string]string
 	noEcho   bool
+	last     string
 }
 
 func (r *recorder) OnOpen(s *eio.Session) eio.SessionHandler {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sessions[s.ID()] = s
+	r.last = s.ID()
 	return &recSession{r: r, s: s}
+}
+
+// lastSID returns the id of the newest session.
+func (r *recorder) lastSID(t *testing.T) string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == "" {
+		t.Fatal("no session opened")
+	}
+	return r.last
 }
 
 func (r *recorder) session(sid string) *eio.Session {

@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"bytes"
 	"io"
 	"mime"
 	"net/http"
@@ -208,6 +209,10 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pkts, perr := DecodePayload(body)
+	// Decoded packets alias the body. Give each its own copy so that a
+	// packet the application keeps (a binary packet awaiting attachments,
+	// a CONNECT's auth) pins its own bytes, not the whole POST body.
+	detach(pkts)
 	s.dispatch(pkts)
 	if perr != nil {
 		s.terminate(ReasonParseError, false)
@@ -219,6 +224,16 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", "2")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("ok"))
+}
+
+// detach copies each packet's data out of the buffer it was decoded from.
+// Binary records are already decoded into fresh buffers.
+func detach(pkts []Packet) {
+	for i := range pkts {
+		if !pkts[i].Binary && len(pkts[i].Data) > 0 {
+			pkts[i].Data = bytes.Clone(pkts[i].Data)
+		}
+	}
 }
 
 // writePayload writes pkts as a polling response body.

@@ -503,7 +503,7 @@ func TestOrderAcrossUpgrade(t *testing.T) {
 // Slow clients are disconnected, not starved: overflowing the queue closes
 // the session and Send reports it.
 func TestSlowClientClosed(t *testing.T) {
-	e := start(t, eio.Config{MaxQueuedPackets: 10}, false)
+	e := start(t, eio.Config{MaxQueuedBytes: 10 * eio.PacketOverhead}, false)
 	sid := e.c.Open()
 	s := e.rec.session(sid)
 	var err error

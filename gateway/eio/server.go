@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -51,12 +52,26 @@ type Config struct {
 	MaxPayload int64
 	// WriteTimeout bounds one WebSocket write or poll response (default 10s).
 	WriteTimeout time.Duration
-	// MaxQueuedPackets and MaxQueuedBytes bound a session's outbound queue.
-	// A session that overflows is closed with ReasonSlowClient: a signaling
-	// client that cannot keep up is better reconnected than silently starved.
-	// Defaults 4096 packets and 8 MiB.
-	MaxQueuedPackets int
-	MaxQueuedBytes   int
+	// MaxQueuedBytes is a session's outbound byte budget: what is queued
+	// and not yet handed to the transport, each packet costing its length
+	// plus PacketOverhead. A session that would exceed it is closed with
+	// ReasonSlowClient: a signaling client that cannot keep up is better
+	// reconnected than silently starved. Default 2 MiB or twice MaxPayload,
+	// whichever is larger: a 50-member room's call setup (49 offers of
+	// about 5 KB plus their ICE bursts, about 0.6 MiB) fits with room to
+	// spare, and so does one message of the largest size.
+	MaxQueuedBytes int
+	// MaxConnections caps the server's live sessions; a handshake beyond
+	// it gets HTTP 503. Zero means unlimited.
+	MaxConnections int
+	// MaxConnectionsPerIP caps live sessions per client address (IPv6 per
+	// /64); a handshake beyond it gets HTTP 429. Zero means unlimited.
+	MaxConnectionsPerIP int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (see ParseTrustedProxies). Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// Counters receive counts by reason (optional).
+	Counters Counters
 	// AllowedOrigins restricts the Origin header of polling requests (CORS)
 	// and WebSocket upgrades alike. Empty or containing "*" allows any origin.
 	// Requests without an Origin header are always allowed.
@@ -89,7 +104,8 @@ type Server struct {
 	sessions map[string]*Session
 	stopping bool
 
-	tasks taskGroup // OnClose callbacks and WebSocket writers
+	tasks taskGroup // OnClose callbacks, WebSocket writers and closers
+	admit *admission
 }
 
 // taskGroup counts running goroutines. Unlike sync.WaitGroup it allows new
@@ -147,11 +163,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxPayload <= 0 {
 		cfg.MaxPayload = 1e6
 	}
-	if cfg.MaxQueuedPackets <= 0 {
-		cfg.MaxQueuedPackets = 4096
-	}
 	if cfg.MaxQueuedBytes <= 0 {
-		cfg.MaxQueuedBytes = 8 << 20
+		cfg.MaxQueuedBytes = max(2<<20, 2*int(cfg.MaxPayload))
+	}
+	if cfg.MaxConnections < 0 || cfg.MaxConnectionsPerIP < 0 {
+		return nil, errors.New("eio: config: connection caps must not be negative")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -162,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 		sched:    cfg.Scheduler,
 		sessions: make(map[string]*Session),
 		origins:  make(map[string]bool),
+		admit:    newAdmission(cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.TrustedProxies),
 	}
 	if s.sched == nil {
 		s.sched = sched.New()
@@ -298,13 +315,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ip := s.admit.clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+	if reason, refusal := s.admit.admit(ip); refusal != nil {
+		s.cfg.Counters.refused(reason)
+		w.Header().Set("Retry-After", "5")
+		refusal.write(w)
+		return
+	}
+	remote := r.RemoteAddr
+	if ip.IsValid() && ip != parseHostAddr(remote) {
+		remote = ip.String() // the client behind a trusted proxy
+	}
 	info := &RequestInfo{
 		Query:      q,
 		Header:     r.Header,
-		RemoteAddr: r.RemoteAddr,
+		RemoteAddr: remote,
 		Host:       r.Host,
 		Secure:     r.TLS != nil,
 		Time:       time.Now(),
+		addr:       ip,
 	}
 	if isWS {
 		s.serveWebSocket(w, r, info)
@@ -370,14 +399,23 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// RequestInfo describes the request that opened a session.
+// RequestInfo describes the request that opened a session. Until the
+// application calls Session.TrimRequest, Header and Query are the
+// request's own; afterwards only a bounded extract (see TrimRequest).
 type RequestInfo struct {
-	Query      url.Values
-	Header     http.Header
+	Query url.Values
+	// Header is the request's header (after TrimRequest: User-Agent and
+	// Origin only, each at most 256 bytes).
+	Header http.Header
+	// RemoteAddr is the TCP peer, or the client address taken from
+	// X-Forwarded-For when the peer is a trusted proxy.
 	RemoteAddr string
 	Host       string
 	Secure     bool
 	Time       time.Time
+
+	addr    netip.Addr // the admission key, released when the session ends
+	trimmed bool
 }
 
 func (s *Server) lookup(sid string) *Session {
@@ -390,7 +428,8 @@ func (s *Server) lookup(sid string) *Session {
 // its heartbeat, hands it to the handler and publishes it in the session
 // table. It returns nil while the server is shutting down.
 func (s *Server) open(t transportKind, info *RequestInfo, ws *websocket.Conn) *Session {
-	sess := &Session{srv: s, id: newID(), info: info, transport: t, ws: ws}
+	sess := &Session{srv: s, id: newID(), transport: t, ws: ws}
+	sess.info.Store(info)
 	sess.queue = append(sess.queue, s.handshake(sess.id, t == tPolling))
 	sess.startHeartbeat()
 	sess.h = s.cfg.Handler.OnOpen(sess)

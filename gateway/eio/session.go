@@ -2,6 +2,7 @@ package eio
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,7 +43,7 @@ const upgradeGrace = 100 * time.Millisecond
 type Session struct {
 	srv  *Server
 	id   string
-	info *RequestInfo
+	info atomic.Pointer[RequestInfo]
 	h    SessionHandler
 
 	// dispatchMu serialises handler calls: packets from a POST, from the
@@ -73,7 +74,8 @@ type Session struct {
 func (s *Session) ID() string { return s.id }
 
 // Request returns the request that opened the session.
-func (s *Session) Request() *RequestInfo { return s.info }
+// After TrimRequest it returns the bounded extract.
+func (s *Session) Request() *RequestInfo { return s.info.Load() }
 
 // Transport returns "polling" or "websocket".
 func (s *Session) Transport() string {
@@ -86,22 +88,28 @@ func (s *Session) Transport() string {
 }
 
 // Send queues packets for the client, atomically and in order. It never
-// blocks. The packets' data must not be modified afterwards. It returns
-// ErrClosed after the session closed, and ErrSlow (after closing the
-// session) when the queue would exceed its bounds.
+// blocks, and never does I/O: it may be called from a shared goroutine
+// (a NATS dispatch shard). The packets' data must not be modified
+// afterwards. It returns ErrClosed after the session closed, and ErrSlow
+// (after closing the session) when the queue would exceed its byte budget
+// (MaxQueuedBytes). The budget covers only what the transport has not
+// taken yet, so a client that keeps reading is never closed for a burst
+// that fits it; one that stops reading fills it, or has its write time
+// out, and is closed for its own slowness.
 func (s *Session) Send(pkts ...Packet) error {
 	n := 0
 	for _, p := range pkts {
-		n += len(p.Data) + 1
+		n += len(p.Data) + PacketOverhead
 	}
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if len(s.queue)+len(pkts) > s.srv.cfg.MaxQueuedPackets || s.queueBytes+n > s.srv.cfg.MaxQueuedBytes {
+	if s.queueBytes+n > s.srv.cfg.MaxQueuedBytes {
+		queued, bytes := len(s.queue), s.queueBytes
 		s.mu.Unlock()
-		s.srv.log.Warn("eio: slow client, closing session", "sid", s.id, "queued", len(s.queue))
+		s.srv.log.Warn("eio: slow client, closing session", "sid", s.id, "queued", queued, "queued_bytes", bytes)
 		s.terminate(ReasonSlowClient, false)
 		return ErrSlow
 	}
@@ -199,7 +207,7 @@ func (s *Session) onHeartbeat() {
 	// A ping is never refused for queue bounds: it is tiny and a client that
 	// is that far behind will time out anyway.
 	s.queue = append(s.queue, Packet{Type: Ping})
-	s.queueBytes++
+	s.queueBytes += PacketOverhead
 	s.kickLocked()
 	s.hb.Reset(time.Until(s.deadline))
 	s.mu.Unlock()
@@ -261,7 +269,17 @@ func (s *Session) dispatch(pkts []Packet) bool {
 // GET is answered (noop when the client itself closed, close otherwise); a
 // WebSocket is closed. byClient keeps a short tombstone so a GET racing the
 // client's close is still answered with a noop.
+//
+// terminate never blocks on the client: it runs on shared goroutines (the
+// heartbeat scheduler, NATS dispatch shards), so the close frame, which
+// must wait for a writer that may be stuck on a full TCP window, is
+// written by a goroutine of the session's own (see closeWS).
 func (s *Session) terminate(reason string, byClient bool) {
+	s.end(reason, causeLabel(reason), byClient)
+}
+
+// end is terminate with the metric label given separately.
+func (s *Session) end(reason, cause string, byClient bool) {
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
@@ -279,14 +297,11 @@ func (s *Session) terminate(reason string, byClient bool) {
 	}
 	s.mu.Unlock()
 
-	if probe != nil && probe != ws {
-		_ = probe.Close()
+	if ws != nil || probe != nil {
+		s.srv.spawn(func() { closeWS(ws, probe, reason) })
 	}
-	if ws != nil {
-		_ = ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		_ = ws.Close()
-	}
+	s.srv.admit.release(s.info.Load().addr)
+	s.srv.cfg.Counters.closed(cause)
 	if byClient {
 		s.srv.sched.AfterFunc(tombstoneTTL, func() { s.srv.remove(s) })
 	} else {
@@ -294,6 +309,20 @@ func (s *Session) terminate(reason string, byClient bool) {
 	}
 	if wasOpen {
 		s.notifyClose(reason)
+	}
+}
+
+// closeWS sends the close frame and closes the connections. gorilla lets
+// WriteControl run beside a writer; it waits up to its deadline for a
+// writer stuck on a full TCP window, after which Close unblocks that
+// writer with an error.
+func closeWS(ws, probe *websocket.Conn, reason string) {
+	if probe != nil && probe != ws {
+		_ = probe.Close()
+	}
+	if ws != nil {
+		_ = ws.WriteControl(websocket.CloseMessage, closeFrame(reason), time.Now().Add(time.Second))
+		_ = ws.Close()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,7 +16,8 @@ import (
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, info *RequestInfo) {
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		return // gorilla has answered the request
+		s.admit.release(info.addr) // no session was opened
+		return                     // gorilla has answered the request
 	}
 	conn.SetReadLimit(s.cfg.MaxPayload)
 	sess := s.open(tWebSocket, info, conn)
@@ -203,7 +205,11 @@ func (s *Session) flushWS() {
 			s.mu.Lock()
 			s.writing = false
 			s.mu.Unlock()
-			s.terminate(ReasonTransportError, false)
+			cause := causeLabel(ReasonTransportError)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				cause = causeWriteTimeout // the client stopped reading
+			}
+			s.end(ReasonTransportError, cause, false)
 			return
 		}
 		if gap {

@@ -15,15 +15,27 @@ type conn struct {
 	eio          *eio.Session
 	connectTimer *sched.Timer
 
-	// pending and atts are touched only from OnMessage, which eio
-	// serialises: a binary packet waiting for its attachments.
-	pending *Packet
-	atts    [][]byte
+	// pending and atts are a binary packet waiting for its attachments.
+	// They are written only from OnMessage, which eio serialises, under mu
+	// so that the attachment deadline (on the scheduler) can read them.
+	pending  *Packet
+	atts     [][]byte
+	attBytes int          // bytes of atts so far
+	attTimer *sched.Timer // the deadline for the rest of atts
+	attGen   uint64       // which pending packet attTimer belongs to
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by namespace
 	closed  bool
+	trimmed bool // the opening request was trimmed after the first CONNECT
 }
+
+// Close reasons for a binary packet's attachments. The connection is the
+// offender and is closed; eio counts the reasons.
+const (
+	ReasonAttachmentTimeout  = "attachment timeout"
+	ReasonAttachmentTooLarge = "attachments too large"
+)
 
 var _ eio.SessionHandler = (*conn)(nil)
 
@@ -35,10 +47,17 @@ func (c *conn) OnMessage(p eio.Packet) {
 			c.eio.Abort(eio.ReasonParseError) // an attachment nobody announced
 			return
 		}
+		c.attBytes += len(p.Data)
+		if c.attBytes > c.srv.cfg.MaxAttachmentBytes {
+			c.srv.log.Debug("sio: attachments over budget, closing", "sid", c.eio.ID(), "bytes", c.attBytes)
+			c.clearPending()
+			c.eio.Abort(ReasonAttachmentTooLarge)
+			return
+		}
 		c.atts = append(c.atts, p.Data)
 		if len(c.atts) == c.pending.Attachments {
 			pkt, atts := *c.pending, c.atts
-			c.pending, c.atts = nil, nil
+			c.clearPending()
 			c.handle(pkt, atts)
 		}
 		return
@@ -54,17 +73,49 @@ func (c *conn) OnMessage(p eio.Packet) {
 		return
 	}
 	if pkt.Type.binary() && pkt.Attachments > 0 {
+		c.mu.Lock()
 		c.pending = &pkt
 		c.atts = make([][]byte, 0, pkt.Attachments)
+		c.attBytes = 0
+		c.attGen++
+		gen := c.attGen
+		c.mu.Unlock()
+		c.attTimer = c.srv.sched.AfterFunc(c.srv.cfg.AttachmentTimeout, func() { c.onAttachmentTimeout(gen) })
 		return
 	}
 	c.handle(pkt, nil)
+}
+
+// clearPending forgets the pending binary packet and its deadline.
+func (c *conn) clearPending() {
+	if c.attTimer != nil {
+		c.attTimer.Stop()
+		c.attTimer = nil
+	}
+	c.mu.Lock()
+	c.pending, c.atts, c.attBytes = nil, nil, 0
+	c.mu.Unlock()
+}
+
+// onAttachmentTimeout closes a connection whose binary packet is still
+// missing attachments: held attachments are memory the client pins at
+// will, so they get a deadline.
+func (c *conn) onAttachmentTimeout(gen uint64) {
+	c.mu.Lock()
+	late := c.pending != nil && c.attGen == gen
+	c.mu.Unlock()
+	if late {
+		c.eio.Abort(ReasonAttachmentTimeout)
+	}
 }
 
 // OnClose implements eio.SessionHandler: every socket disconnects with the
 // transport's reason.
 func (c *conn) OnClose(reason string) {
 	c.connectTimer.Stop()
+	if c.attTimer != nil {
+		c.attTimer.Stop()
+	}
 	c.mu.Lock()
 	c.closed = true
 	socks := make([]*Socket, 0, len(c.sockets))
@@ -158,6 +209,25 @@ func (c *conn) connect(pkt Packet) {
 	if onConnect != nil {
 		onConnect(s)
 	}
+	c.release(hs)
+}
+
+// release drops what the client sent for the CONNECT once its handlers
+// have run: the raw auth payload (middlewares keep what they need in
+// Data, copied) and, after the first namespace, the opening request's
+// headers and query beyond a bounded extract (eio.Session.TrimRequest).
+func (c *conn) release(hs *Handshake) {
+	c.mu.Lock()
+	first := !c.trimmed
+	c.trimmed = true
+	c.mu.Unlock()
+	if first {
+		c.eio.TrimRequest()
+	}
+	info := c.eio.Request()
+	hs.Auth = nil
+	hs.Header = info.Header
+	hs.Query = info.Query
 }
 
 func (c *conn) sendConnectError(nsp string, body []byte) {

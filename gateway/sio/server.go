@@ -28,6 +28,12 @@ type Config struct {
 	// MaxPendingAcks bounds server-to-client acks awaiting a reply per
 	// socket (default 256); EmitWithAck fails beyond it.
 	MaxPendingAcks int
+	// AttachmentTimeout bounds how long a binary packet may wait for its
+	// attachments (default 10s); MaxAttachmentBytes bounds their total
+	// size (default Engine.MaxPayload). A breach closes the connection
+	// with ReasonAttachmentTimeout or ReasonAttachmentTooLarge.
+	AttachmentTimeout  time.Duration
+	MaxAttachmentBytes int
 	// Logger receives diagnostics (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -54,6 +60,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxPendingAcks <= 0 {
 		cfg.MaxPendingAcks = 256
+	}
+	if cfg.AttachmentTimeout <= 0 {
+		cfg.AttachmentTimeout = 10 * time.Second
+	}
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = int(cfg.Engine.MaxPayload)
+		if cfg.MaxAttachmentBytes <= 0 {
+			cfg.MaxAttachmentBytes = 1e6 // eio's default MaxPayload
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -207,10 +222,15 @@ func (ns *Namespace) handler(event string) EventHandler {
 type Handshake struct {
 	// Namespace is the namespace being joined.
 	Namespace string
-	// Auth is the client's auth payload ({} when none was sent).
+	// Auth is the client's auth payload ({} when none was sent). It is
+	// valid only in middlewares and the connection handler, and nil
+	// afterwards: nothing a client sent is kept past its use. A
+	// middleware that needs part of it later copies it into Data.
 	Auth json.RawMessage
 	// Query, Header, RemoteAddr, Secure and Time describe the HTTP request
-	// that opened the Engine.IO session.
+	// that opened the Engine.IO session. Once the connection handler has
+	// run, Header and Query hold only eio.Session.TrimRequest's bounded
+	// extract.
 	Query      url.Values
 	Header     http.Header
 	RemoteAddr string

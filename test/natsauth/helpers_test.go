@@ -28,12 +28,14 @@ const (
 	gatewayPassword  = "gw-secret-1"
 	roomsvcPassword  = "rs-secret-2"
 	presencePassword = "pr-secret-3"
+	roomsPassword    = "ro-secret-4"
 )
 
 var serverEnv = []string{
 	"RTCMESH_GATEWAY_PASSWORD=" + gatewayPassword,
 	"RTCMESH_ROOMSVC_PASSWORD=" + roomsvcPassword,
 	"RTCMESH_PRESENCE_PASSWORD=" + presencePassword,
+	"RTCMESH_ROOMS_PASSWORD=" + roomsPassword,
 }
 
 func repoRoot() string {
@@ -141,4 +143,24 @@ func contains(s string, subs ...string) error {
 		}
 	}
 	return nil
+}
+
+// TestReadmeShowsTheTestedConfig: the README's "Locking down NATS" copy
+// of deploy/nats-auth.conf is the file the tests run with.
+func TestReadmeShowsTheTestedConfig(t *testing.T) {
+	conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "nats-auth.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(readme), "## Locking down NATS")
+	if i < 0 {
+		t.Fatal(`README.md has no "## Locking down NATS" section`)
+	}
+	if !strings.Contains(string(readme[i:]), "```\n"+string(conf)+"```\n") {
+		t.Fatal("README.md's copy of deploy/nats-auth.conf differs from the file: paste the file into the section")
+	}
 }

@@ -218,22 +218,14 @@ func (g *Gateway) ID() string { return *g.id.Load() }
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.mux }
 
+// routes mounts the client port: Socket.IO, /healthz and the demo page.
+// Metrics and readiness belong on the operations port (MetricsHandler,
+// Ready), which a public load balancer does not expose.
 func (g *Gateway) routes() {
 	g.mux.Handle("/socket.io/", g.sio)
 	g.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	g.mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		status, code := "ready", http.StatusOK
-		switch {
-		case !g.nc.IsConnected():
-			status, code = "nats disconnected", http.StatusServiceUnavailable
-		case !g.leaseOK.Load():
-			status, code = "no gateway lease", http.StatusServiceUnavailable
-		}
-		writeJSON(w, code, map[string]any{"status": status, "gateway": g.ID()})
-	})
-	g.mux.Handle("/metrics", g.reg.Handler())
 	if !g.cfg.DisableDemo {
 		g.mux.Handle("/", demoHandler())
 	}

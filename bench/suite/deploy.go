@@ -54,12 +54,12 @@ func (e *env) startDeployment(ctx context.Context, name, id string) (_ *deployme
 	}()
 	switch name {
 	case depDev:
-		ports, err := freePorts(2)
+		ports, err := freePorts(3)
 		if err != nil {
 			return nil, err
 		}
-		http := addr(ports[0])
-		if err := d.start(ctx, e, "dev", http, "dev", "--addr", http, "--nats-addr", addr(ports[1]),
+		http, opsAddr := addr(ports[0]), addr(ports[2])
+		if err := d.start(ctx, e, "dev", opsAddr, "dev", "--addr", http, "--nats-addr", addr(ports[1]), "--ops-addr", opsAddr,
 			"--max-connections-per-ip", "0", "--max-connections", "0", // every bench client comes from loopback
 			"--store", filepath.Join(dir, "store")); err != nil {
 			return nil, err
@@ -88,7 +88,9 @@ func (e *env) startDeployment(ctx context.Context, name, id string) (_ *deployme
 }
 
 func (d *deployment) startSplit(ctx context.Context, e *env, gateways int) error {
-	ports, err := freePorts(1 + 2 + gateways)
+	// NATS, two room services' operations ports, then each gateway's
+	// client and operations ports.
+	ports, err := freePorts(1 + 2 + 2*gateways)
 	if err != nil {
 		return err
 	}
@@ -101,17 +103,17 @@ func (d *deployment) startSplit(ctx context.Context, e *env, gateways int) error
 	for i := range 2 {
 		m := addr(ports[1+i])
 		name := "roomsvc-" + strconv.Itoa(i+1)
-		if err := d.start(ctx, e, name, m, "roomsvc", "--nats", natsURL, "--metrics-addr", m); err != nil {
+		if err := d.start(ctx, e, name, m, "roomsvc", "--nats", natsURL, "--ops-addr", m); err != nil {
 			return err
 		}
 	}
 	for i := range gateways {
-		a := addr(ports[3+i])
+		a, opsAddr := addr(ports[3+2*i]), addr(ports[4+2*i])
 		name := "gateway"
 		if gateways > 1 {
 			name += "-" + strconv.Itoa(i+1)
 		}
-		if err := d.start(ctx, e, name, a, "gateway", "--nats", natsURL, "--addr", a,
+		if err := d.start(ctx, e, name, opsAddr, "gateway", "--nats", natsURL, "--addr", a, "--ops-addr", opsAddr,
 			"--max-connections-per-ip", "0", "--max-connections", "0"); err != nil {
 			return err
 		}
@@ -121,7 +123,8 @@ func (d *deployment) startSplit(ctx context.Context, e *env, gateways int) error
 }
 
 // start runs `rtcmesh <args>` as the process name and waits until ready
-// answers: an HTTP address whose /readyz must return 200, or "nats:addr".
+// answers: an operations address (--ops-addr) whose /readyz must return
+// 200, or "nats:addr".
 func (d *deployment) start(ctx context.Context, e *env, name, ready string, args ...string) error {
 	p, err := startProc(procSpec{name: name, path: e.bin, args: args, dir: e.repo,
 		log: filepath.Join(d.dir, name+".log")})

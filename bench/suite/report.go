@@ -102,7 +102,7 @@ func writeHeader(b *strings.Builder, res *Results, refs chartRefs) {
 	fmt.Fprintf(b, "The suite builds `rtcmesh` from the working tree once (`%s`), installs the Node reference server's "+
 		"dependencies if they are missing (`npm ci` in `bench/reference`), then runs every scenario against every deployment. "+
 		"Each run starts its deployment fresh, on free loopback ports with a temporary JetStream store, polls it until "+
-		"ready (`/readyz`, the NATS greeting, or any HTTP answer from Node), warms it up with an 8-socket storm that must "+
+		"ready (`/readyz` on the operations port, the NATS greeting, or any HTTP answer from Node), warms it up with an 8-socket storm that must "+
 		"pass, runs the bench with `--json`, and kills every process. The deployments of one scenario run back to back. "+
 		"In the command lines below `$WORK` is the suite's temporary directory. The whole run holds an exclusive "+
 		"`flock` on `%s`; anyone benchmarking on this machine must hold it too "+

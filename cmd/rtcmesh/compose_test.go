@@ -117,6 +117,9 @@ func TestComposeCheckCatchesDrift(t *testing.T) {
 		{"flag of another subcommand", newApp, func(s string) string {
 			return strings.Replace(s, `"roomsvc", "--nats"`, `"roomsvc", "--lease-ttl", "5s", "--nats"`, 1)
 		}, "--lease-ttl is not a flag of `rtcmesh roomsvc`"},
+		{"gateway ops port is not the health-checked one", newApp, func(s string) string {
+			return strings.Replace(s, `"gw2", "--replicas", "3", "--ops-addr", ":9090"`, `"gw2", "--replicas", "3", "--ops-addr", ":9091"`, 1)
+		}, "health-checks port 9090"},
 		{"bad flag value", newApp, func(s string) string {
 			return strings.Replace(s, `"--replicas", "3"`, `"--replicas", "three"`, 1)
 		}, "does not parse"},
@@ -152,10 +155,10 @@ func TestComposeCheckCatchesDrift(t *testing.T) {
 func TestComposeAcceptsHostVariables(t *testing.T) {
 	compose, lbcfg := readDeployFiles(t)
 	text := strings.Replace(compose,
-		`"--gateway-name", "gw1", "--replicas", "3"]
+		`"--gateway-name", "gw1", "--replicas", "3", "--ops-addr", ":9090"]
     environment:
       RTCMESH_LOG_FORMAT: json
-`, `"--gateway-name", "gw1", "--replicas", "3"]
+`, `"--gateway-name", "gw1", "--replicas", "3", "--ops-addr", ":9090"]
     environment:
       RTCMESH_LOG_FORMAT: json
       RTCMESH_TURN_SECRET: ${TURN_SECRET}

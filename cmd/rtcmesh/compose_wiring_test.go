@@ -178,7 +178,7 @@ func checkWiring(cf *composeFile, invs []*invocation) []error {
 
 // checkLoadBalancer checks that the HAProxy configuration balances over
 // exactly the gateway services, on their listen ports, with /readyz health
-// checks, and that a service runs it with port 3001 published.
+// checks on their operations port, and that a service runs it with port 3001 published.
 func checkLoadBalancer(cf *composeFile, invs []*invocation, lbcfg string) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -221,6 +221,26 @@ func checkLoadBalancer(cf *composeFile, invs []*invocation, lbcfg string) []erro
 	}
 	if !strings.Contains(lbcfg, "uri /readyz") {
 		bad("%s: the gateways are not health-checked on /readyz", haproxyPath)
+	}
+	// /readyz is served on the operations port only: the check must
+	// connect there, and every gateway must serve it on that port.
+	checkPort := ""
+	for _, line := range strings.Split(lbcfg, "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "http-check" && f[1] == "connect" && f[2] == "port" {
+			checkPort = f[3]
+		}
+	}
+	if checkPort == "" {
+		bad("%s: no `http-check connect port N`: /readyz is not on the gateways' client port", haproxyPath)
+	}
+	for _, inv := range invs {
+		if !inv.is("gateway") {
+			continue
+		}
+		_, port, err := net.SplitHostPort(listenAddr(inv.str("ops-addr")))
+		if err != nil || port != checkPort {
+			bad("%v: --ops-addr %q, but %s health-checks port %s", inv.svc, inv.str("ops-addr"), haproxyPath, checkPort)
+		}
 	}
 	lb := ""
 	for _, name := range cf.order {

@@ -90,12 +90,6 @@ func roomsvcFlags() []cli.Flag {
 	}
 }
 
-// metricsAddrFlag serves the room service's /metrics, /healthz, /readyz.
-func metricsAddrFlag() cli.Flag {
-	return &cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"RTCMESH_METRICS_ADDR"},
-		Usage: "serve /metrics, /healthz and /readyz of the room service on this address (off when empty)"}
-}
-
 func provisionFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "replicas", Value: 1, EnvVars: []string{"RTCMESH_REPLICAS"}, Usage: "JetStream replicas for streams and buckets (3 on a 3-node cluster)"},

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -15,10 +13,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rtcmesh/rtcmesh/gateway"
-	"github.com/rtcmesh/rtcmesh/internal/httpserve"
 	"github.com/rtcmesh/rtcmesh/internal/metrics"
 	"github.com/rtcmesh/rtcmesh/internal/natsclient"
 	"github.com/rtcmesh/rtcmesh/internal/natsserver"
+	"github.com/rtcmesh/rtcmesh/internal/ops"
 	"github.com/rtcmesh/rtcmesh/internal/rungroup"
 	"github.com/rtcmesh/rtcmesh/presence"
 	"github.com/rtcmesh/rtcmesh/roomsvc"
@@ -42,7 +40,7 @@ func devCommand() *cli.Command {
 			addrFlag(":3001"),
 			&cli.StringFlag{Name: "nats-addr", Value: "127.0.0.1:4222", EnvVars: []string{"RTCMESH_NATS_ADDR"}, Usage: "listen address of the embedded NATS server"},
 			&cli.StringFlag{Name: "store", EnvVars: []string{"RTCMESH_STORE"}, Usage: "JetStream store directory (default: a temporary directory)"},
-		}, gatewayFlags(), authFlags(), roomsvcFlags(), provisionFlags()),
+		}, gatewayFlags(), authFlags(), roomsvcFlags(), provisionFlags(), opsFlags(false)),
 		Action: devAction,
 	}
 }
@@ -98,6 +96,13 @@ func devAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	reg := &metrics.Registry{}
+	rooms.RegisterMetrics(reg)
+	opsSrv, err := opsServer(c, "dev-ops", metricsHandlers(gw.MetricsHandler(), reg.Handler()),
+		func() error { return errors.Join(gw.Ready(), connReady(rnc)) })
+	if err != nil {
+		return err
+	}
 
 	// The room service outlives the gateway so that the departures the
 	// gateway queues while shutting down are processed.
@@ -105,7 +110,7 @@ func devAction(c *cli.Context) error {
 	defer stopRooms()
 	roomsDone := make(chan error, 1)
 	go func() { roomsDone <- rooms.Run(roomsCtx) }()
-	gwErr := gw.Run(ctx)
+	gwErr := runWithOps(ctx, opsSrv, gw.Run)
 	waitCommandsDrained(rnc, 3*time.Second)
 	stopRooms()
 	return errors.Join(gwErr, <-roomsDone)
@@ -123,25 +128,24 @@ func natsCommand() *cli.Command {
 			&cli.StringFlag{Name: "routes", EnvVars: []string{"RTCMESH_ROUTES"}, Usage: "comma-separated nats-route://host:port URLs of every cluster node"},
 			&cli.StringFlag{Name: "cluster-name", Value: "rtcmesh", EnvVars: []string{"RTCMESH_CLUSTER_NAME"}, Usage: "cluster name"},
 			&cli.BoolFlag{Name: "sync-always", EnvVars: []string{"RTCMESH_SYNC_ALWAYS"}, Usage: "fsync every JetStream write (survives power loss; slower)"},
+			&cli.StringFlag{Name: "config", EnvVars: []string{"RTCMESH_NATS_CONFIG"}, TakesFile: true,
+				Usage: "nats-server configuration file (accounts, users, permissions, TLS, ...); flags given explicitly override it"},
 		},
 		Action: func(c *cli.Context) error {
-			name := c.String("name")
-			if name == "" {
-				name, _ = os.Hostname()
-			}
 			if c.String("cluster-addr") == "" && c.String("routes") != "" {
 				return errors.New("--routes needs --cluster-addr")
 			}
-			ns, err := natsserver.Start(c.Context, natsserver.Config{
-				Name: name, Addr: c.String("addr"), StoreDir: c.String("store"),
-				ClusterAddr: c.String("cluster-addr"), Routes: splitList(c.String("routes")),
-				ClusterName: c.String("cluster-name"), SyncAlways: c.Bool("sync-always"), Logger: slog.Default(),
-			})
+			cfg, err := natsConfig(c)
 			if err != nil {
 				return err
 			}
+			ns, err := natsserver.Start(c.Context, cfg)
+			if err != nil {
+				return err
+			}
+			name := ns.Name()
 			slog.Info("listening", shared.KeyComponent, "nats", shared.KeyAddr, natsserver.ClientAddr(ns), "name", name)
-			if c.String("cluster-addr") != "" {
+			if natsserver.ClusterAddr(ns) != "" {
 				slog.Info("listening", shared.KeyComponent, "nats-cluster", shared.KeyAddr, natsserver.ClusterAddr(ns), "name", name)
 			}
 			<-c.Context.Done()
@@ -152,11 +156,46 @@ func natsCommand() *cli.Command {
 	}
 }
 
+// natsConfig builds the server configuration of `rtcmesh nats`. With
+// --config the file comes first; a flag given explicitly (or through its
+// environment variable) overrides it, and a flag's default applies only
+// where the file says nothing.
+func natsConfig(c *cli.Context) (natsserver.Config, error) {
+	cfg := natsserver.Config{
+		Name: c.String("name"), Addr: c.String("addr"), StoreDir: c.String("store"),
+		ClusterAddr: c.String("cluster-addr"), Routes: splitList(c.String("routes")),
+		ClusterName: c.String("cluster-name"), SyncAlways: c.Bool("sync-always"), Logger: slog.Default(),
+	}
+	if path := c.String("config"); path != "" {
+		base, err := natsserver.LoadConfig(path)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Base = base
+		if !c.IsSet("addr") && (base.Host != "" || base.Port != 0) {
+			cfg.Addr = ""
+		}
+		if !c.IsSet("store") && base.StoreDir != "" {
+			cfg.StoreDir = ""
+		}
+		if !c.IsSet("name") && base.ServerName != "" {
+			cfg.Name = ""
+		}
+		if !c.IsSet("cluster-name") {
+			cfg.ClusterName = ""
+		}
+	}
+	if cfg.Name == "" && (cfg.Base == nil || cfg.Base.ServerName == "") {
+		cfg.Name, _ = os.Hostname()
+	}
+	return cfg, nil
+}
+
 func gatewayCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gateway",
 		Usage: "run a gateway: Socket.IO for rtc.io clients on --addr, bridged to NATS",
-		Flags: flags([]cli.Flag{natsURLFlag(true), addrFlag(":3001")}, gatewayFlags(), authFlags(), provisionFlags()),
+		Flags: flags([]cli.Flag{natsURLFlag(true), addrFlag(":3001")}, natsAuthFlags(), gatewayFlags(), authFlags(), provisionFlags(), opsFlags(false)),
 		Action: func(c *cli.Context) error {
 			gcfg, err := gatewayConfig(c)
 			if err != nil {
@@ -172,7 +211,11 @@ func gatewayCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return gw.Run(c.Context)
+			opsSrv, err := opsServer(c, "gateway-ops", gw.MetricsHandler(), gw.Ready)
+			if err != nil {
+				return err
+			}
+			return runWithOps(c.Context, opsSrv, gw.Run)
 		},
 	}
 }
@@ -181,7 +224,7 @@ func roomsvcCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "roomsvc",
 		Usage: "run a room-service replica (run several; each room is processed by one at a time)",
-		Flags: flags([]cli.Flag{natsURLFlag(true), metricsAddrFlag()}, roomsvcFlags(), provisionFlags()),
+		Flags: flags([]cli.Flag{natsURLFlag(true)}, natsAuthFlags(), roomsvcFlags(), provisionFlags(), opsFlags(true)),
 		Action: func(c *cli.Context) error {
 			nc, store, err := connectStore(c, "rtcmesh-roomsvc")
 			if err != nil {
@@ -194,47 +237,48 @@ func roomsvcCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			g, ctx := rungroup.WithContext(c.Context)
-			if addr := c.String("metrics-addr"); addr != "" {
-				ln, err := net.Listen("tcp", listenAddr(addr))
-				if err != nil {
-					return fmt.Errorf("metrics listen: %w", err)
-				}
-				reg := &metrics.Registry{}
-				rooms.RegisterMetrics(reg)
-				slog.Info("listening", shared.KeyComponent, "roomsvc-metrics", shared.KeyAddr, ln.Addr().String())
-				g.Go(func() error { return httpserve.Serve(ctx, ln, opsHandler(reg, nc), time.Second) })
+			reg := &metrics.Registry{}
+			rooms.RegisterMetrics(reg)
+			opsSrv, err := opsServer(c, "roomsvc-ops", reg.Handler(), func() error { return connReady(nc) })
+			if err != nil {
+				return err
 			}
-			g.Go(func() error { return rooms.Run(ctx) })
-			return g.Wait()
+			return runWithOps(c.Context, opsSrv, rooms.Run)
 		},
 	}
 }
 
-// opsHandler serves /metrics, /healthz and /readyz (ready while NATS is
-// connected) for a process without a gateway.
-func opsHandler(reg *metrics.Registry, nc *nats.Conn) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", reg.Handler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if !nc.IsConnected() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"nats disconnected"}` + "\n"))
-			return
-		}
-		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
-	})
-	return mux
+// errNATSDisconnected is the readiness error of a process without NATS.
+var errNATSDisconnected = errors.New("nats disconnected")
+
+func connReady(nc *nats.Conn) error {
+	if !nc.IsConnected() {
+		return errNATSDisconnected
+	}
+	return nil
+}
+
+// runWithOps runs run, and the operations server beside it when there is
+// one; they stop together.
+func runWithOps(ctx context.Context, o *ops.Server, run func(context.Context) error) error {
+	if o == nil {
+		return run(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := rungroup.WithContext(ctx)
+	g.Go(func() error { return o.Run(gctx) })
+	g.Go(func() error { defer cancel(); return run(gctx) })
+	return g.Wait()
 }
 
 // connectStore connects to --nats and opens the provisioned store.
 func connectStore(c *cli.Context, name string) (*nats.Conn, *presence.Store, error) {
-	nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: name, Logger: slog.Default()})
+	o, err := natsOptions(c, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := natsclient.Connect(o)
 	if err != nil {
 		return nil, nil, err
 	}

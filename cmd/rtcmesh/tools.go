@@ -27,13 +27,18 @@ func presenceCommand() *cli.Command {
 			Usage: "print presence events, one JSON object per line, until interrupted",
 			Description: "Events: {type, room, id, name?, userId?, mic?, cam?, reason?, gateway, seq, time} with type\n" +
 				"join, leave or media-state. Live by default; --from-start replays the PRESENCE stream first.",
-			Flags: []cli.Flag{
+			Flags: flags([]cli.Flag{
 				natsURLFlag(true),
 				&cli.StringFlag{Name: "room", EnvVars: []string{"RTCMESH_ROOM"}, Usage: "only events of this room (its original id)"},
 				&cli.BoolFlag{Name: "from-start", EnvVars: []string{"RTCMESH_FROM_START"}, Usage: "replay retained events before following new ones"},
-			},
+			}, natsAuthFlags()),
 			Action: func(c *cli.Context) error {
-				nc, err := natsclient.Connect(natsclient.Options{URL: c.String("nats"), Name: "rtcmesh-presence-watch", Logger: slog.Default(), ConnectTimeout: 5 * time.Second})
+				o, err := natsOptions(c, "rtcmesh-presence-watch")
+				if err != nil {
+					return err
+				}
+				o.ConnectTimeout = 5 * time.Second
+				nc, err := natsclient.Connect(o)
 				if err != nil {
 					return err
 				}
@@ -54,11 +59,15 @@ func presenceCommand() *cli.Command {
 
 func roomsCommand() *cli.Command {
 	jsonFlag := &cli.BoolFlag{Name: "json", EnvVars: []string{"RTCMESH_JSON"}, Usage: "print JSON instead of a table"}
-	bind := func(c *cli.Context, url string) (*presence.Store, func(), error) {
+	bind := func(c *cli.Context, url string, flag func(string) string) (*presence.Store, func(), error) {
 		if url == "" {
 			return nil, nil, errors.New("--nats is required")
 		}
-		nc, err := natsclient.Connect(natsclient.Options{URL: url, Name: "rtcmesh-rooms", Logger: slog.Default(), ConnectTimeout: 5 * time.Second})
+		auth, err := natsAuth(flag)
+		if err != nil {
+			return nil, nil, err
+		}
+		nc, err := natsclient.Connect(natsclient.Options{URL: url, Name: "rtcmesh-rooms", Auth: auth, Logger: slog.Default(), ConnectTimeout: 5 * time.Second})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -76,9 +85,9 @@ func roomsCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "list rooms with members",
-				Flags: []cli.Flag{natsURLFlag(true), jsonFlag},
+				Flags: flags([]cli.Flag{natsURLFlag(true), jsonFlag}, natsAuthFlags()),
 				Action: func(c *cli.Context) error {
-					st, done, err := bind(c, c.String("nats"))
+					st, done, err := bind(c, c.String("nats"), c.String)
 					if err != nil {
 						return err
 					}
@@ -102,15 +111,15 @@ func roomsCommand() *cli.Command {
 				Name:      "show",
 				Usage:     "show a room's members and media state",
 				ArgsUsage: "ROOM",
-				Flags:     []cli.Flag{natsURLFlag(false), jsonFlag},
+				Flags:     flags([]cli.Flag{natsURLFlag(false), jsonFlag}, natsAuthFlags()),
 				Action: func(c *cli.Context) error {
 					// `rooms show ROOM --nats URL` puts flags after the room,
 					// where urfave/cli stops parsing them; take them from there.
-					room, url, asJSON, err := showArgs(c.Args().Slice(), c.String("nats"), c.Bool("json"))
+					room, vals, asJSON, err := showArgs(c.Args().Slice(), c.String, c.Bool("json"))
 					if err != nil {
 						return err
 					}
-					st, done, err := bind(c, url)
+					st, done, err := bind(c, vals("nats"), vals)
 					if err != nil {
 						return err
 					}
@@ -135,33 +144,48 @@ func roomsCommand() *cli.Command {
 	}
 }
 
-// showArgs parses ROOM and any --nats/--json given after it.
-func showArgs(args []string, url string, asJSON bool) (string, string, bool, error) {
-	const usage = "usage: rtcmesh rooms show ROOM --nats URL [--json]"
+// showArgs parses ROOM and any --nats, NATS credential or --json flag
+// given after it. The returned lookup gives those flags' values, falling
+// back to flag (the values parsed before ROOM).
+func showArgs(args []string, flag func(string) string, asJSON bool) (string, func(string) string, bool, error) {
+	const usage = "usage: rtcmesh rooms show ROOM --nats URL [--json] [--nats-creds FILE | --nats-user U --nats-password P | --nats-token T]"
+	known := map[string]bool{"nats": true}
+	for _, n := range natsAuthNames {
+		known[n] = true
+	}
+	vals := map[string]string{}
 	var room string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		switch {
-		case a == "--nats" || a == "-nats":
-			if i+1 >= len(args) {
-				return "", "", false, errors.New(usage)
+		case strings.HasPrefix(a, "-") && known[name]:
+			if !hasValue {
+				if i+1 >= len(args) {
+					return "", nil, false, errors.New(usage)
+				}
+				value = args[i+1]
+				i++
 			}
-			url = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--nats="):
-			url = strings.TrimPrefix(a, "--nats=")
+			vals[name] = value
 		case a == "--json":
 			asJSON = true
-		case room == "" && !strings.HasPrefix(a, "--"):
+		case room == "" && !strings.HasPrefix(a, "-"):
 			room = a
 		default:
-			return "", "", false, errors.New(usage)
+			return "", nil, false, errors.New(usage)
 		}
 	}
 	if room == "" {
-		return "", "", false, errors.New(usage)
+		return "", nil, false, errors.New(usage)
 	}
-	return room, url, asJSON, nil
+	lookup := func(name string) string {
+		if v, ok := vals[name]; ok {
+			return v
+		}
+		return flag(name)
+	}
+	return room, lookup, asJSON, nil
 }
 
 func deref(s *string) string {

@@ -47,6 +47,9 @@ func TestImportRules(t *testing.T) {
 		// The load generator drives any socket.io server over the wire;
 		// it may use shared for event names, never a service's internals.
 		{pkg: module + "/bench", forbidden: []string{"/gateway", "/roomsvc", "/presence", "/cmd"}},
+		// The operations server serves handlers it is given; it knows no
+		// service.
+		{pkg: module + "/internal/ops", forbidden: []string{"/gateway", "/roomsvc", "/presence", "/cmd"}},
 	}
 	for _, tc := range cases {
 		for _, d := range deps(t, tc.pkg) {

@@ -7,6 +7,7 @@ package meshtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -198,16 +199,21 @@ func (m *Mesh) AddGateway() *Gateway {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{URL: "http://" + ln.Addr().String(), GW: gw, NC: nc, component: component{cancel: cancel, done: make(chan error, 1), nc: nc}}
 	go func() { g.done <- gw.Serve(ctx, ln) }()
-	// Serve acquires the lease before it serves HTTP; wait until ready.
+	// Serve acquires the lease before it serves HTTP; wait until ready
+	// and answering on the client port.
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		res, err := http.Get(g.URL + "/readyz")
+		err := gw.Ready()
 		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
+			var res *http.Response
+			if res, err = http.Get(g.URL + "/healthz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					break
+				}
+				err = fmt.Errorf("/healthz: %s", res.Status)
 			}
 		}
 		if time.Now().After(deadline) {

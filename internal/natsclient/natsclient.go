@@ -4,6 +4,7 @@
 package natsclient
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,12 +24,17 @@ type Options struct {
 	Logger *slog.Logger
 	// ConnectTimeout bounds the first connection (default 30s).
 	ConnectTimeout time.Duration
+	// Auth is the connection's credentials (none by default).
+	Auth Auth
 }
 
 // Connect opens a connection. The first attempt retries for up to
 // ConnectTimeout so that services can start before the NATS cluster is
-// fully up.
+// fully up; refused credentials fail at once (wrapping ErrAuthFailed).
 func Connect(o Options) (*nats.Conn, error) {
+	if err := o.Auth.Validate(); err != nil {
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
@@ -56,6 +62,7 @@ func Connect(o Options) (*nats.Conn, error) {
 			log.Warn("nats async error", "subject", subj, "err", err)
 		}),
 	}
+	opts = append(opts, o.Auth.options()...)
 	url := o.URL
 	if o.Server != nil {
 		opts = append(opts, nats.InProcessServer(o.Server))
@@ -63,7 +70,7 @@ func Connect(o Options) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats connect %s: %w", url, err)
+		return nil, connectError(url, o.Auth, err)
 	}
 	if o.Server == nil {
 		timeout := o.ConnectTimeout
@@ -72,6 +79,12 @@ func Connect(o Options) (*nats.Conn, error) {
 		}
 		deadline := time.Now().Add(timeout)
 		for !nc.IsConnected() {
+			// nats.go closes the connection when a server refuses the
+			// same credentials twice; fail then instead of waiting.
+			if last := nc.LastError(); authFailure(last) || nc.IsClosed() {
+				nc.Close()
+				return nil, connectError(url, o.Auth, last)
+			}
 			if time.Now().After(deadline) {
 				nc.Close()
 				return nil, fmt.Errorf("nats connect %s: not connected after %v", url, timeout)
@@ -80,4 +93,23 @@ func Connect(o Options) (*nats.Conn, error) {
 		}
 	}
 	return nc, nil
+}
+
+// ErrAuthFailed means the server refused the connection's credentials.
+var ErrAuthFailed = errors.New("natsclient: NATS refused the credentials")
+
+// connectError wraps a failed first connection, naming the credentials
+// when the server refused them.
+func connectError(url string, a Auth, err error) error {
+	if authFailure(err) {
+		method := a.Method()
+		if method == "" {
+			method = "no credentials (the server requires some: --nats-creds, --nats-user/--nats-password or --nats-token)"
+		}
+		return fmt.Errorf("nats connect %s with %s: %w: %w", url, method, ErrAuthFailed, err)
+	}
+	if err == nil {
+		err = nats.ErrConnectionClosed
+	}
+	return fmt.Errorf("nats connect %s: %w", url, err)
 }

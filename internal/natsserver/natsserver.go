@@ -18,12 +18,13 @@ import (
 
 // Config configures an embedded server.
 type Config struct {
-	// Name is the server name (required for clustering; default "rtcmesh").
+	// Name is the server name (required for clustering; default: Base's,
+	// else "rtcmesh").
 	Name string
 	// Addr is the client listen address host:port; port -1 (or 0) picks a
-	// free one.
+	// free one. Default: Base's host and port, else 127.0.0.1:4222.
 	Addr string
-	// StoreDir holds JetStream data. Required.
+	// StoreDir holds JetStream data. Required unless Base has one.
 	StoreDir string
 	// ClusterAddr, Routes and ClusterName form a cluster when ClusterAddr
 	// is set. Routes lists nats-route://host:port URLs of every member.
@@ -38,45 +39,75 @@ type Config struct {
 	Logger *slog.Logger
 	// Debug enables the server's debug log.
 	Debug bool
+	// Base, when set, holds options loaded from a nats-server config file
+	// (see LoadConfig); the fields above that are set override it.
+	Base *server.Options
 }
 
 // Start starts the server and waits until it accepts clients. In a
 // cluster JetStream becomes usable later, once a quorum of routes is up
 // (see WaitJetStream); clients retry until then.
 func Start(ctx context.Context, cfg Config) (*server.Server, error) {
-	if cfg.StoreDir == "" {
-		return nil, errors.New("natsserver: StoreDir is required")
-	}
-	if cfg.Name == "" {
-		cfg.Name = "rtcmesh"
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	host, port, err := splitHostPort(cfg.Addr, "127.0.0.1", 4222)
+	opts, err := options(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("natsserver: addr %q: %w", cfg.Addr, err)
+		return nil, err
 	}
-	opts := &server.Options{
-		ServerName:             cfg.Name,
-		Host:                   host,
-		Port:                   port,
-		JetStream:              true,
-		StoreDir:               cfg.StoreDir,
-		JetStreamMaxMemory:     orDefault(cfg.MaxMemory, 256<<20),
-		JetStreamMaxStore:      orDefault(cfg.MaxStore, 8<<30),
-		SyncAlways:             cfg.SyncAlways,
-		NoSigs:                 true, // rtcmesh handles signals and shuts down in order
-		DisableJetStreamBanner: true,
-		Debug:                  cfg.Debug,
-		MaxPayload:             1 << 20,
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: %w", err)
+	}
+	ns.SetLoggerV2(&logger{l: cfg.Logger.With("component", "nats")}, opts.Debug, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("natsserver: not ready for connections after 30s")
+	}
+	return ns, nil
+}
+
+// options lays cfg over cfg.Base (a loaded config file) or empty options:
+// a non-zero field of cfg wins, then the file's value, then the default.
+// JetStream is always on.
+func options(cfg Config) (*server.Options, error) {
+	opts := &server.Options{}
+	if cfg.Base != nil {
+		opts = cfg.Base.Clone()
+	}
+	opts.ServerName = orString(cfg.Name, orString(opts.ServerName, "rtcmesh"))
+	if cfg.Addr != "" || (opts.Host == "" && opts.Port == 0) {
+		host, port, err := splitHostPort(cfg.Addr, "127.0.0.1", 4222)
+		if err != nil {
+			return nil, fmt.Errorf("natsserver: addr %q: %w", cfg.Addr, err)
+		}
+		opts.Host, opts.Port = host, port
+	}
+	opts.StoreDir = orString(cfg.StoreDir, opts.StoreDir)
+	if opts.StoreDir == "" {
+		return nil, errors.New("natsserver: a JetStream store directory is required (StoreDir, or store_dir in the config file)")
+	}
+	opts.JetStream = true
+	opts.JetStreamMaxMemory = orDefault(cfg.MaxMemory, orDefault(opts.JetStreamMaxMemory, 256<<20))
+	opts.JetStreamMaxStore = orDefault(cfg.MaxStore, orDefault(opts.JetStreamMaxStore, 8<<30))
+	opts.SyncAlways = opts.SyncAlways || cfg.SyncAlways
+	opts.Debug = opts.Debug || cfg.Debug
+	opts.NoSigs = true // rtcmesh handles signals and shuts down in order
+	opts.DisableJetStreamBanner = true
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = 1 << 20
 	}
 	if cfg.ClusterAddr != "" {
 		chost, cport, err := splitHostPort(cfg.ClusterAddr, "0.0.0.0", 6222)
 		if err != nil {
 			return nil, fmt.Errorf("natsserver: cluster addr %q: %w", cfg.ClusterAddr, err)
 		}
-		opts.Cluster = server.ClusterOpts{Name: orString(cfg.ClusterName, "rtcmesh"), Host: chost, Port: cport}
+		opts.Cluster.Name = orString(cfg.ClusterName, orString(opts.Cluster.Name, "rtcmesh"))
+		opts.Cluster.Host, opts.Cluster.Port = chost, cport
+		if len(cfg.Routes) > 0 {
+			opts.Routes = nil
+		}
 		for _, r := range cfg.Routes {
 			r = strings.TrimSpace(r)
 			if r == "" {
@@ -89,17 +120,18 @@ func Start(ctx context.Context, cfg Config) (*server.Server, error) {
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
-	ns, err := server.NewServer(opts)
+	return opts, nil
+}
+
+// LoadConfig parses a nats-server configuration file (accounts, users,
+// permissions, TLS, limits, ...) with nats-server's own loader, for
+// Config.Base.
+func LoadConfig(path string) (*server.Options, error) {
+	opts, err := server.ProcessConfigFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("natsserver: %w", err)
+		return nil, fmt.Errorf("natsserver: config file: %w", err)
 	}
-	ns.SetLoggerV2(&logger{l: cfg.Logger.With("component", "nats")}, cfg.Debug, false, false)
-	ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("natsserver: not ready for connections after 30s")
-	}
-	return ns, nil
+	return opts, nil
 }
 
 // WaitJetStream waits until the server's JetStream is usable: at once on a

@@ -3,8 +3,8 @@ package mesh_test
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -262,13 +262,9 @@ func duplicatesDropped(t *testing.T, m *meshtest.Mesh) float64 {
 	t.Helper()
 	var sum float64
 	for _, g := range m.Gateways {
-		res, err := http.Get(g.URL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		for _, line := range strings.Split(string(body), "\n") {
+		rec := httptest.NewRecorder()
+		g.GW.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
 			if v, ok := strings.CutPrefix(line, "rtcmesh_gateway_duplicates_total "); ok {
 				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
 				sum += n

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/rtcmesh/rtcmesh/internal/metrics"
 )
 
 // Readiness errors of Ready.
@@ -26,3 +28,7 @@ func (g *Gateway) Ready() error {
 
 // MetricsHandler serves the gateway's Prometheus metrics.
 func (g *Gateway) MetricsHandler() http.Handler { return g.reg.Handler() }
+
+// Metrics returns the gateway's registry, for a process that serves it
+// together with others (rtcmesh dev) or adds the runtime collectors.
+func (g *Gateway) Metrics() *metrics.Registry { return g.reg }

@@ -42,13 +42,3 @@ func opsServer(c *cli.Context, name string, metrics http.Handler, ready func() e
 	return ops.New(ops.Config{Addr: listenAddr(addr), Name: name, Metrics: metrics, Ready: ready,
 		Pprof: c.Bool("pprof"), Logger: slog.Default()})
 }
-
-// metricsHandlers serves several registries as one exposition (dev mode
-// exports the gateway's and the room service's metrics on one port).
-func metricsHandlers(hs ...http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, h := range hs {
-			h.ServeHTTP(w, r)
-		}
-	})
-}

@@ -97,8 +97,9 @@ func devAction(c *cli.Context) error {
 		return err
 	}
 	reg := &metrics.Registry{}
+	reg.RegisterRuntime()
 	rooms.RegisterMetrics(reg)
-	opsSrv, err := opsServer(c, "dev-ops", metricsHandlers(gw.MetricsHandler(), reg.Handler()),
+	opsSrv, err := opsServer(c, "dev-ops", metrics.HandlerFor(gw.Metrics(), reg),
 		func() error { return errors.Join(gw.Ready(), connReady(rnc)) })
 	if err != nil {
 		return err
@@ -211,6 +212,7 @@ func gatewayCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			gw.Metrics().RegisterRuntime()
 			opsSrv, err := opsServer(c, "gateway-ops", gw.MetricsHandler(), gw.Ready)
 			if err != nil {
 				return err
@@ -238,6 +240,7 @@ func roomsvcCommand() *cli.Command {
 				return err
 			}
 			reg := &metrics.Registry{}
+			reg.RegisterRuntime()
 			rooms.RegisterMetrics(reg)
 			opsSrv, err := opsServer(c, "roomsvc-ops", reg.Handler(), func() error { return connReady(nc) })
 			if err != nil {

@@ -86,6 +86,10 @@ func (s *Service) sweep(ctx context.Context) error {
 	var stale []shared.Member
 	for _, m := range members {
 		switch {
+		case m.Departing != nil:
+			// Its grace window has a timer; a late one (lost with a
+			// replica, or dropped) is expired here.
+			s.expireLate(cctx, m)
 		case !live[m.Gateway]:
 			dead[m.Gateway] = true
 		case !known[m.SID]:

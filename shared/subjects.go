@@ -119,6 +119,11 @@ func GatewayBeat(id string) string { return "gw." + id + ".beat" }
 // SubjGatewayBeatAll matches every gateway's heartbeat.
 const SubjGatewayBeatAll = "gw.*.beat"
 
+// SubjDepartures is where the room-service replica that began a departure
+// announces its deadline (core NATS), so that every replica times it and
+// the expiry survives the loss of that replica.
+const SubjDepartures = "roomsvc.departures"
+
 // Sock is the subject of everything addressed to one socket.
 func Sock(sid string) string { return "sock." + sid }
 

@@ -26,13 +26,13 @@ func (g *Gateway) heartbeat(ctx context.Context) {
 	var seq uint64
 	buf := make([]byte, 0, shared.MaxBeatBytes)
 	for {
+		seq++ // the first beat goes out at once
+		// A failed publish (connection closed) is the signal itself.
+		_ = g.nc.Publish(shared.GatewayBeat(g.ID()), strconv.AppendUint(buf[:0], seq, 10))
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		seq++
-		// A failed publish (connection closed) is the signal itself.
-		_ = g.nc.Publish(shared.GatewayBeat(g.ID()), strconv.AppendUint(buf[:0], seq, 10))
 	}
 }

@@ -158,6 +158,16 @@ func (l *liveness) due(now time.Time) (silent map[string]uint64, back []string) 
 	return silent, back
 }
 
+// seen starts tracking a gateway known from its lease, as if it had just
+// beaten.
+func (l *liveness) seen(gw string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.gws[gw]; !ok && len(l.gws) < maxGateways {
+		l.gws[gw] = &gwState{last: time.Now()}
+	}
+}
+
 func (l *liveness) resetClocks() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -21,6 +21,9 @@ import (
 func (s *Service) watchLeases(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := s.cfg.Store.WatchLeases(ctx, func(gw string, live bool) {
+			if live {
+				s.live.seen(gw) // silence is suspect even before its first heartbeat
+			}
 			if live || !s.confirmGone(ctx, gw) {
 				return
 			}

@@ -19,6 +19,7 @@ FUZZ_TARGETS := \
 	./gateway/eio:FuzzClientAddr \
 	./gateway/sio:FuzzDecode \
 	./shared:FuzzRoomKey \
+	./shared:FuzzParseBeat \
 	./gateway:FuzzParseObject \
 	./gateway/auth:FuzzMiddleware
 

@@ -271,6 +271,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		shardsDone.Add(1)
 		go func() { defer shardsDone.Done(); s.run(shardCtx) }()
 	}
+	// The heartbeat outlives the group, like the shards: it stops once the
+	// sockets' own departures are stored, so no room service takes a
+	// clean stop for a crash.
+	shardsDone.Add(1)
+	go func() { defer shardsDone.Done(); g.heartbeat(shardCtx) }()
 	grp.Go(func() error { return g.keepLease(gctx, lease, rev) })
 	err = grp.Wait()
 

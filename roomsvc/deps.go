@@ -30,6 +30,8 @@ type Store interface {
 	// MarkReaped claims a gateway for reaping with a compare-and-set on its
 	// lease key; false means a live lease holds the key again.
 	MarkReaped(ctx context.Context, gateway string) (bool, error)
+	// Reaped reports whether the gateway's lease key is a reaped marker.
+	Reaped(ctx context.Context, gateway string) (bool, error)
 	// DeleteSocket removes a socket record (rev 0: unconditionally).
 	DeleteSocket(ctx context.Context, sid string, rev uint64) error
 	// WatchLeases reports lease changes (current leases first) until ctx

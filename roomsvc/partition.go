@@ -122,6 +122,9 @@ func (p *partition) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	if len(e.departing) > 0 {
+		svc.grace.announce(r.id, e.departing)
+	}
 	if len(r.members) == 0 {
 		delete(p.rooms, key) // an empty room has no state worth keeping
 	}
@@ -183,6 +186,7 @@ func (p *partition) load(ctx context.Context) error {
 	p.rooms = make(map[shared.RoomKey]*room, len(members))
 	for key, ms := range members {
 		p.rooms[key] = newRoom(key, ms, media[key])
+		p.svc.grace.resumeTiming(ms) // departures begun by the previous owner
 	}
 	p.stale = make(map[shared.RoomKey]bool)
 	p.loaded = true
@@ -250,7 +254,8 @@ func parseCommand(msg jetstream.Msg) (shared.RoomKey, string, *shared.Command, e
 		return "", "", nil, err
 	}
 	switch verb {
-	case shared.VerbJoin, shared.VerbCheck, shared.VerbLeave, shared.VerbDisconnect, shared.VerbMedia, shared.VerbBroadcast:
+	case shared.VerbJoin, shared.VerbCheck, shared.VerbLeave, shared.VerbDisconnect, shared.VerbMedia, shared.VerbBroadcast,
+		shared.VerbResume, shared.VerbExpire:
 	default:
 		return "", "", nil, fmt.Errorf("unknown verb %q", verb)
 	}

@@ -21,6 +21,9 @@ import (
 func (s *Service) watchLeases(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := s.cfg.Store.WatchLeases(ctx, func(gw string, live bool) {
+			if live {
+				s.live.seen(gw) // silence is suspect even before its first heartbeat
+			}
 			if live || !s.confirmGone(ctx, gw) {
 				return
 			}
@@ -86,6 +89,10 @@ func (s *Service) sweep(ctx context.Context) error {
 	var stale []shared.Member
 	for _, m := range members {
 		switch {
+		case m.Departing != nil:
+			// Its grace window has a timer; a late one (lost with a
+			// replica, or dropped) is expired here.
+			s.expireLate(cctx, m)
 		case !live[m.Gateway]:
 			dead[m.Gateway] = true
 		case !known[m.SID]:

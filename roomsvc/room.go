@@ -72,6 +72,7 @@ type effects struct {
 	putMember    *shared.Member
 	deleteMember string
 	putMedia     *shared.MediaState
+	departing    []departNotice // grace windows to time (departure.go)
 }
 
 func (e *effects) send(sid, event, peer string, arg any) {
@@ -137,6 +138,7 @@ type (
 // limits are the room rules applied by the service.
 type limits struct {
 	roomCap int
+	grace   time.Duration // how long a recoverable departure waits for a resume; 0: none
 }
 
 // apply runs one command against the room and returns its effects. seq is
@@ -154,11 +156,11 @@ func (r *room) apply(verb string, cmd *shared.Command, seq uint64, now time.Time
 	case shared.VerbLeave:
 		r.leave(&e, cmd, seq, now, shared.ReasonLeave)
 	case shared.VerbDisconnect:
-		reason := cmd.Reason
-		if reason == "" || reason == shared.ReasonLeave {
-			reason = shared.ReasonDisconnect
-		}
-		r.leave(&e, cmd, seq, now, reason)
+		r.disconnect(&e, cmd, seq, now, lim)
+	case shared.VerbExpire:
+		r.expire(&e, cmd, seq, now)
+	case shared.VerbResume:
+		r.resume(&e, cmd, seq, now, lim)
 	case shared.VerbMedia:
 		r.mediaState(&e, cmd, seq, now)
 	case shared.VerbBroadcast:
@@ -184,7 +186,9 @@ func (r *room) join(e *effects, cmd *shared.Command, seq uint64, now time.Time, 
 	replay := existing != nil && existing.Seq == seq
 	if existing != nil && !replay {
 		// Already a member: confirm, and nothing else. A second fan-out
-		// would give the pair a second init-offer.
+		// would give the pair a second init-offer. A departing member that
+		// asks is back: its departure ends silently.
+		r.revive(e, existing, cmd)
 		e.send(sid, shared.EventJoinOK, "", roomPayload{r.id})
 		return
 	}
@@ -250,7 +254,8 @@ func (r *room) check(e *effects, cmd *shared.Command) {
 }
 
 // leave removes a member: leave-room tells the others user-disconnected;
-// a disconnect first tells them #rtcio:peer-left.
+// a disconnect first tells them #rtcio:peer-left, unless they heard it
+// when the member's departure began.
 func (r *room) leave(e *effects, cmd *shared.Command, seq uint64, now time.Time, reason string) {
 	m := r.find(cmd.SID)
 	if m == nil {
@@ -259,7 +264,7 @@ func (r *room) leave(e *effects, cmd *shared.Command, seq uint64, now time.Time,
 	r.members = r.without(cmd.SID)
 	delete(r.media, cmd.SID)
 	for _, o := range r.members {
-		if reason != shared.ReasonLeave {
+		if reason != shared.ReasonLeave && !heardPeerLeft(m, o) {
 			e.send(o.SID, shared.EventPeerLeft, m.SID, idPayload{m.SID})
 		}
 		e.send(o.SID, shared.EventUserDisconnected, m.SID, idPayload{m.SID})

@@ -47,6 +47,15 @@ type Config struct {
 	PinnedTTL time.Duration
 	// SweepInterval is the period of the anti-entropy pass (default 30s).
 	SweepInterval time.Duration
+	// Grace is how long a member whose transport dropped, or whose gateway
+	// fell silent, stays departing before user-disconnected and the
+	// presence leave; a resume within it cancels them (default 5s;
+	// negative: none, departures are immediate).
+	Grace time.Duration
+	// SuspectAfter is the heartbeat silence after which a gateway is
+	// probed and, if it does not answer, its sockets begin departing
+	// (default 1s; gateways beat every 250 ms).
+	SuspectAfter time.Duration
 	// Logger receives diagnostics (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -58,6 +67,9 @@ type Service struct {
 	js      jetstream.JetStream
 	limits  limits
 	metrics counters
+
+	grace *graceTimers // departure.go, grace.go
+	live  *liveness    // liveness.go
 
 	snapMu sync.Mutex
 	snap   *snapshot // the latest whole-bucket read, shared by partitions
@@ -139,6 +151,15 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 30 * time.Second
 	}
+	switch {
+	case cfg.Grace == 0:
+		cfg.Grace = 5 * time.Second
+	case cfg.Grace < 0:
+		cfg.Grace = 0
+	}
+	if cfg.SuspectAfter <= 0 {
+		cfg.SuspectAfter = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -146,12 +167,14 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("roomsvc: jetstream: %w", err)
 	}
-	return &Service{
+	s := &Service{
 		cfg:    cfg,
 		log:    cfg.Logger.With(shared.KeyComponent, "roomsvc"),
 		js:     js,
-		limits: limits{roomCap: cfg.RoomCap},
-	}, nil
+		limits: limits{roomCap: cfg.RoomCap, grace: cfg.Grace},
+	}
+	s.grace, s.live = newGraceTimers(s), newLiveness(s)
+	return s, nil
 }
 
 // RegisterMetrics exports the service's counters on reg.
@@ -169,6 +192,7 @@ func (s *Service) RegisterMetrics(reg *imetrics.Registry) {
 		v := c.v
 		reg.CounterFunc(c.name, c.help, func() float64 { return float64(v.Load()) })
 	}
+	s.registerDepartureMetrics(reg)
 }
 
 // Metrics is a snapshot of the service's counters.
@@ -207,6 +231,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.watchLeases(gctx) })
 	g.Go(func() error { return s.sweepLoop(gctx) })
+	g.Go(func() error { return s.grace.run(gctx) })
+	g.Go(func() error { return s.live.run(gctx) })
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil

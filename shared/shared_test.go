@@ -60,6 +60,7 @@ func TestSubjectsMatchWildcards(t *testing.T) {
 		{shared.Presence(key, shared.PresenceJoin), shared.SubjPresenceAll},
 		{shared.Presence(key, shared.PresenceMedia), shared.PresenceRoomFilter(key)},
 		{"roomp.3." + string(key) + ".join", shared.RoomPartitionFilter(3)},
+		{shared.GatewayBeat("gw-abc_1"), shared.SubjGatewayBeatAll},
 	}
 	for _, tc := range cases {
 		if !subjectMatches(tc.subject, tc.wildcard) {

@@ -22,6 +22,10 @@ const (
 	// pending departure without a word to the room; after it, the room
 	// service treats it as a join.
 	VerbResume = "resume"
+	// VerbExpire ends a departure whose grace window passed without a
+	// resume: the room service queues it for itself (Command.Departure
+	// names the departure), and it is a no-op if the member resumed.
+	VerbExpire = "expire"
 )
 
 // Subjects, streams and buckets. Nothing outside this file spells them.
@@ -107,6 +111,19 @@ func RoomPartition(room RoomKey) int {
 // fine.
 func GatewayAlive(id string) string { return "gw." + id + ".alive" }
 
+// GatewayBeat is the core-NATS subject a gateway sends its heartbeat on
+// (the payload is a decimal sequence number, see ParseBeat). The room
+// service suspects a gateway that falls silent.
+func GatewayBeat(id string) string { return "gw." + id + ".beat" }
+
+// SubjGatewayBeatAll matches every gateway's heartbeat.
+const SubjGatewayBeatAll = "gw.*.beat"
+
+// SubjDepartures is where the room-service replica that began a departure
+// announces its deadline (core NATS), so that every replica times it and
+// the expiry survives the loss of that replica.
+const SubjDepartures = "roomsvc.departures"
+
 // Sock is the subject of everything addressed to one socket.
 func Sock(sid string) string { return "sock." + sid }
 
@@ -176,3 +193,27 @@ func ValidSocketID(s string) bool {
 
 // ValidGatewayID reports whether s can be a gateway id (same alphabet).
 func ValidGatewayID(s string) bool { return ValidSocketID(s) }
+
+// MaxBeatBytes bounds a heartbeat payload.
+const MaxBeatBytes = 20
+
+// ParseBeat decodes a heartbeat published on GatewayBeat: the gateway id
+// from the subject and the decimal sequence number from the payload.
+func ParseBeat(subject string, data []byte) (id string, seq uint64, err error) {
+	rest, ok := strings.CutPrefix(subject, "gw.")
+	if !ok {
+		return "", 0, fmt.Errorf("shared: not a heartbeat subject: %q", subject)
+	}
+	id, ok = strings.CutSuffix(rest, ".beat")
+	if !ok || !ValidGatewayID(id) {
+		return "", 0, fmt.Errorf("shared: not a heartbeat subject: %q", subject)
+	}
+	if len(data) == 0 || len(data) > MaxBeatBytes {
+		return "", 0, fmt.Errorf("shared: heartbeat payload of %d bytes", len(data))
+	}
+	seq, err = strconv.ParseUint(string(data), 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("shared: heartbeat sequence: %w", err)
+	}
+	return id, seq, nil
+}

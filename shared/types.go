@@ -32,6 +32,13 @@ type Command struct {
 	Cam *bool `json:"cam,omitempty"`
 	// Reason says why a socket disconnected (ReasonDisconnect, ...).
 	Reason string `json:"reason,omitempty"`
+	// Departure is, on VerbExpire, the Departure.Seq it ends.
+	Departure uint64 `json:"dep,omitempty"`
+	// Beat is set on the disconnects and resumes the room service queues
+	// for a gateway that fell silent and came back: the gateway heartbeat
+	// it last saw. A disconnect whose Beat is not newer than the member's
+	// Beat predates a resume and is ignored.
+	Beat uint64 `json:"beat,omitempty"`
 }
 
 // Member is a socket in a room: the value of rooms.<room>.<sid>.
@@ -48,6 +55,23 @@ type Member struct {
 	// Password is the room's password (salted hash), copied onto every
 	// member so that it lives exactly as long as the room has members.
 	Password *PasswordHash `json:"password,omitempty"`
+	// Departing is set while the member's transport is gone and a resume
+	// may still bring it back (a grace window); it is still a member.
+	Departing *Departure `json:"departing,omitempty"`
+	// Beat is the newest gateway heartbeat of a resume (see Command.Beat).
+	Beat uint64 `json:"beat,omitempty"`
+}
+
+// Departure is a pending departure: #rtcio:peer-left went out at Since;
+// user-disconnected and the presence leave follow at Deadline unless a
+// resume comes first.
+type Departure struct {
+	// Reason is the reason of the final presence leave.
+	Reason string `json:"reason"`
+	// Seq is the ROOMCMD sequence of the disconnect that began it.
+	Seq      uint64    `json:"seq"`
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"deadline"`
 }
 
 // MediaState is a member's last media state: the value of media.<room>.<sid>.

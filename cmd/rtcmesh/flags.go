@@ -87,6 +87,10 @@ func roomsvcFlags() []cli.Flag {
 			Usage: "how long a partition waits for a silent replica before another takes it over"},
 		&cli.DurationFlag{Name: "sweep-interval", Value: 30 * time.Second, EnvVars: []string{"RTCMESH_SWEEP_INTERVAL"},
 			Usage: "period of the roster anti-entropy pass"},
+		&cli.DurationFlag{Name: "grace", Aliases: []string{"departure-grace"}, Value: 5 * time.Second, EnvVars: []string{"RTCMESH_GRACE"},
+			Usage: "how long a dropped socket or a silent gateway's socket may come back before user-disconnected (0: no grace)"},
+		&cli.DurationFlag{Name: "suspect-after", Value: time.Second, EnvVars: []string{"RTCMESH_SUSPECT_AFTER"},
+			Usage: "heartbeat silence after which a gateway is probed and its sockets get #rtcio:peer-left"},
 	}
 }
 
@@ -166,7 +170,18 @@ func roomsvcConfig(c *cli.Context) roomsvc.Config {
 		RoomCap:       c.Int("room-cap"),
 		PinnedTTL:     c.Duration("pinned-ttl"),
 		SweepInterval: c.Duration("sweep-interval"),
+		Grace:         graceFlag(c),
+		SuspectAfter:  c.Duration("suspect-after"),
 	}
+}
+
+// graceFlag maps --grace 0 to "no grace" (roomsvc.Config reads 0 as the
+// default).
+func graceFlag(c *cli.Context) time.Duration {
+	if g := c.Duration("grace"); g > 0 {
+		return g
+	}
+	return -1
 }
 
 func provisionConfig(c *cli.Context) presence.Config {

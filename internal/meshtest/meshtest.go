@@ -34,6 +34,7 @@ type Options struct {
 	LeaseTTL     time.Duration // default 2s (short, so crash tests are quick)
 	PinnedTTL    time.Duration // default 1s
 	Sweep        time.Duration // default 30s
+	Grace        time.Duration // room-service departure grace (default: roomsvc's, 5s; negative: none)
 	// Gateway, when set, adjusts each gateway's config before it starts.
 	Gateway func(*gateway.Config)
 	// Verbose logs to stderr instead of discarding.
@@ -167,7 +168,7 @@ func (m *Mesh) AddRoomService() *RoomService {
 	svc, err := roomsvc.New(roomsvc.Config{
 		Conn: nc, Store: st, RoomCap: m.opts.RoomCap, PinnedTTL: m.opts.PinnedTTL,
 		AckWait: 2 * time.Second, CommandTimeout: 1500 * time.Millisecond,
-		SweepInterval: m.opts.Sweep, Logger: m.log,
+		SweepInterval: m.opts.Sweep, Grace: m.opts.Grace, Logger: m.log,
 	})
 	if err != nil {
 		m.T.Fatalf("meshtest: roomsvc: %v", err)

@@ -36,8 +36,9 @@ func TestJWTConnect(t *testing.T) {
 	room := "team-" + hex.EncodeToString(b[:])
 
 	dev := bintest.Start(t, "dev", nil, "dev", "--addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
-		"--jwt-secret", secret, "--jwt-audience", audience)
+		"--ops-addr", "127.0.0.1:0", "--jwt-secret", secret, "--jwt-audience", audience)
 	gw := "http://" + dev.Addr("gateway", 60*time.Second)
+	ops := "http://" + dev.Addr("dev-ops", 60*time.Second)
 	natsURL := "nats://" + dev.Addr("nats", 10*time.Second)
 
 	tokens := map[string]string{
@@ -63,7 +64,7 @@ func TestJWTConnect(t *testing.T) {
 	}
 
 	t.Run("refusals counted", func(t *testing.T) {
-		metrics := get(t, gw+"/metrics")
+		metrics := get(t, ops+"/metrics")
 		want := map[string]int{"missing": 2, "malformed": 2, "signature": 1, "expired": 1, "audience": 2, "not_yet_valid": 0}
 		for reason, n := range want {
 			line := fmt.Sprintf(`rtcmesh_gateway_auth_refused_total{reason=%q} %d`, reason, n)

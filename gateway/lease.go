@@ -8,30 +8,30 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rtcmesh/rtcmesh/internal/retry"
 	"github.com/rtcmesh/rtcmesh/shared"
 )
 
 // acquireLease creates the gateway's lease, retrying while NATS or
 // JetStream comes up.
 func (g *Gateway) acquireLease(ctx context.Context, addr string) (shared.GatewayLease, uint64, error) {
-	delay := 100 * time.Millisecond
-	for {
-		lease := shared.GatewayLease{ID: g.ID(), Addr: addr, Started: time.Now().UTC()}
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		rev, err := g.cfg.Registry.AcquireLease(cctx, lease, g.cfg.LeaseTTL)
-		cancel()
-		if err == nil {
-			g.leaseOK.Store(true)
-			return lease, rev, nil
-		}
-		g.log.Warn("gateway: cannot acquire lease yet", shared.KeyErr, err)
-		select {
-		case <-ctx.Done():
-			return lease, 0, fmt.Errorf("gateway: acquire lease: %w", ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
+	var lease shared.GatewayLease
+	var rev uint64
+	err := retry.Do(ctx, retry.Policy{
+		Initial: 100 * time.Millisecond, Max: 2 * time.Second, Attempt: 3 * time.Second,
+		OnRetry: func(_ int, err error, _ time.Duration) {
+			g.log.Warn("gateway: cannot acquire lease yet", shared.KeyErr, err)
+		},
+	}, func(ctx context.Context) (err error) {
+		lease = shared.GatewayLease{ID: g.ID(), Addr: addr, Started: time.Now().UTC()}
+		rev, err = g.cfg.Registry.AcquireLease(ctx, lease, g.cfg.LeaseTTL)
+		return err
+	})
+	if err != nil {
+		return lease, 0, fmt.Errorf("gateway: acquire lease: %w", err)
 	}
+	g.leaseOK.Store(true)
+	return lease, rev, nil
 }
 
 // reacquireWindow is how long after its last good refresh a gateway may

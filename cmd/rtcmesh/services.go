@@ -17,6 +17,7 @@ import (
 	"github.com/rtcmesh/rtcmesh/internal/natsclient"
 	"github.com/rtcmesh/rtcmesh/internal/natsserver"
 	"github.com/rtcmesh/rtcmesh/internal/ops"
+	"github.com/rtcmesh/rtcmesh/internal/retry"
 	"github.com/rtcmesh/rtcmesh/internal/rungroup"
 	"github.com/rtcmesh/rtcmesh/presence"
 	"github.com/rtcmesh/rtcmesh/roomsvc"
@@ -296,24 +297,21 @@ func connectStore(c *cli.Context, name string) (*nats.Conn, *presence.Store, err
 // openStore provisions the JetStream assets and binds to them, retrying
 // while a cluster is still electing its JetStream leader.
 func openStore(ctx context.Context, nc *nats.Conn, cfg presence.Config, log *slog.Logger) (*presence.Store, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		st, err := presence.Open(cctx, nc, cfg, log)
-		cancel()
-		if err == nil {
-			return st, nil
-		}
-		if ctx.Err() != nil || time.Now().After(deadline) || errors.Is(err, presence.ErrConfig) {
-			return nil, fmt.Errorf("provision jetstream: %w", err)
-		}
-		log.Warn("jetstream not ready yet, retrying", shared.KeyErr, err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
+	var st *presence.Store
+	err := retry.Do(ctx, retry.Policy{
+		Initial: 250 * time.Millisecond, Max: 2 * time.Second, Attempt: 10 * time.Second, Budget: 60 * time.Second,
+		Permanent: func(err error) bool { return errors.Is(err, presence.ErrConfig) },
+		OnRetry: func(_ int, err error, _ time.Duration) {
+			log.Warn("jetstream not ready yet, retrying", shared.KeyErr, err)
+		},
+	}, func(ctx context.Context) (err error) {
+		st, err = presence.Open(ctx, nc, cfg, log)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provision jetstream: %w", err)
 	}
+	return st, nil
 }
 
 func mustJetStream(nc *nats.Conn) jetstream.JetStream {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rtcmesh/rtcmesh/gateway"
 	"github.com/rtcmesh/rtcmesh/internal/natstest"
+	"github.com/rtcmesh/rtcmesh/internal/retry"
 	"github.com/rtcmesh/rtcmesh/presence"
 	"github.com/rtcmesh/rtcmesh/roomsvc"
 )
@@ -146,19 +147,17 @@ func (m *Mesh) connect(name string) (*nats.Conn, *presence.Store) {
 	if err != nil {
 		m.T.Fatalf("meshtest: connect: %v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		st, err := presence.Open(ctx, nc, presence.Config{Replicas: m.replicas}, m.log)
-		cancel()
-		if err == nil {
-			return nc, st
-		}
-		if time.Now().After(deadline) {
-			m.T.Fatalf("meshtest: presence: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond) // JetStream is electing; retry
+	var st *presence.Store
+	// JetStream may still be electing its leaders: retry.
+	err = retry.Do(m.T.Context(), retry.Policy{Initial: 200 * time.Millisecond, Attempt: 10 * time.Second, Budget: 30 * time.Second},
+		func(ctx context.Context) (err error) {
+			st, err = presence.Open(ctx, nc, presence.Config{Replicas: m.replicas}, m.log)
+			return err
+		})
+	if err != nil {
+		m.T.Fatalf("meshtest: presence: %v", err)
 	}
+	return nc, st
 }
 
 // AddRoomService starts another room-service replica.
